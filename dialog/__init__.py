@@ -1,0 +1,1 @@
+"""Multi-turn chit-chat language models (NEZHA-GPT and CDial-GPT formats)."""

@@ -1,0 +1,1 @@
+"""SPACES extract-then-generate long-document summarization."""

@@ -1,0 +1,1 @@
+"""Sentence embeddings, BERT-whitening and STS evaluation."""

@@ -1,0 +1,1 @@
+"""WoBERT: word-level Chinese BERT with the exact bert4keras jieba tokenizer."""
