@@ -27,3 +27,19 @@ def __getattr__(name):
     value = getattr(_import_module(module), name)
     globals()[name] = value
     return value
+
+
+def _register_auto_classes() -> None:
+    """Make `AutoConfig`/`AutoModel*` know model_type "zoo" as soon as `zoo` is imported."""
+    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM
+
+    from .configuration import ZooConfig
+    from .modeling import ZooForLM, ZooModel
+
+    AutoConfig.register("zoo", ZooConfig, exist_ok=True)
+    AutoModel.register(ZooConfig, ZooModel, exist_ok=True)
+    AutoModelForMaskedLM.register(ZooConfig, ZooForLM, exist_ok=True)
+    AutoModelForCausalLM.register(ZooConfig, ZooForLM, exist_ok=True)
+
+
+_register_auto_classes()

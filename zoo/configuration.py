@@ -1,0 +1,113 @@
+"""ZooConfig: one config for every transformer in the zoo (BERT, RoBERTa, NEZHA, OpenAI-GPT, GPT-2 layouts)."""
+
+from __future__ import annotations
+
+from transformers import PretrainedConfig
+
+ATTENTION_KINDS = ("bidirectional", "causal", "unilm")
+POSITION_KINDS = ("absolute", "relative", "none")
+TOKEN_TYPE_KINDS = ("segment", "shared", "none")
+ACTIVATIONS = ("gelu", "gelu_new", "relu", "silu", "swish", "tanh")
+
+
+class ZooConfig(PretrainedConfig):
+    """Hyper-parameters of the zoo transformer.
+
+    The fields that differ between the original families:
+      * ``position_embedding_type``: "absolute" (BERT/GPT), "relative" (NEZHA: functional Shaw-style
+        relative positions clipped at ``max_relative_position``, shared across heads) or "none".
+      * ``token_type_embedding``: "segment" (BERT's own table of ``type_vocab_size`` rows), "shared"
+        (OpenAI-GPT/GPT-2 embed token type ids with the word embeddings, so they are vocab ids) or "none".
+      * ``pre_norm``: GPT-2 puts LayerNorm before each sub-block and after the last one; BERT and
+        OpenAI-GPT normalise after the residual add.
+      * ``attention``: the default mask pattern, "bidirectional", "causal" or "unilm" (prefix LM whose
+        prefix is the segment-0 part, spec §0.2).
+      * ``residual_attention``: RealFormer, the running sum of pre-softmax scores across layers.
+      * ``lm_head_transform``/``lm_head_bias``: BERT's MLM head (dense, act, LayerNorm, bias) versus GPT's
+        bare tied projection.
+    """
+
+    model_type = "zoo"
+
+    def __init__(
+        self,
+        vocab_size: int = 21128,
+        hidden_size: int = 768,
+        num_hidden_layers: int = 12,
+        num_attention_heads: int = 12,
+        intermediate_size: int = 3072,
+        hidden_act: str = "gelu",
+        hidden_dropout_prob: float = 0.1,
+        attention_probs_dropout_prob: float = 0.1,
+        max_position_embeddings: int = 512,
+        type_vocab_size: int = 2,
+        initializer_range: float = 0.02,
+        layer_norm_eps: float = 1e-12,
+        pad_token_id: int | None = 0,
+        position_embedding_type: str = "absolute",
+        position_offset: int = 0,
+        max_relative_position: int = 64,
+        token_type_embedding: str = "segment",
+        embedding_norm: bool = True,
+        pre_norm: bool = False,
+        attention: str = "bidirectional",
+        residual_attention: bool = False,
+        add_pooler: bool = True,
+        lm_head_transform: bool = True,
+        lm_head_bias: bool = True,
+        **kwargs,
+    ):
+        kwargs.setdefault("tie_word_embeddings", True)
+        super().__init__(pad_token_id=pad_token_id, **kwargs)
+        self.vocab_size = vocab_size
+        self.hidden_size = hidden_size
+        self.num_hidden_layers = num_hidden_layers
+        self.num_attention_heads = num_attention_heads
+        self.intermediate_size = intermediate_size
+        self.hidden_act = hidden_act
+        self.hidden_dropout_prob = hidden_dropout_prob
+        self.attention_probs_dropout_prob = attention_probs_dropout_prob
+        self.max_position_embeddings = max_position_embeddings
+        self.type_vocab_size = type_vocab_size
+        self.initializer_range = initializer_range
+        self.layer_norm_eps = layer_norm_eps
+        self.position_embedding_type = position_embedding_type
+        self.position_offset = position_offset
+        self.max_relative_position = max_relative_position
+        self.token_type_embedding = token_type_embedding
+        self.embedding_norm = embedding_norm
+        self.pre_norm = pre_norm
+        self.attention = attention
+        self.residual_attention = residual_attention
+        self.add_pooler = add_pooler
+        self.lm_head_transform = lm_head_transform
+        self.lm_head_bias = lm_head_bias
+        self.validate_fields()
+
+    def validate_fields(self) -> None:
+        """Raise ValueError on an inconsistent config instead of failing deep inside forward."""
+        checks = [
+            (self.attention in ATTENTION_KINDS, f"attention must be one of {ATTENTION_KINDS}, got {self.attention!r}"),
+            (
+                self.position_embedding_type in POSITION_KINDS,
+                f"position_embedding_type must be one of {POSITION_KINDS}, got {self.position_embedding_type!r}",
+            ),
+            (
+                self.token_type_embedding in TOKEN_TYPE_KINDS,
+                f"token_type_embedding must be one of {TOKEN_TYPE_KINDS}, got {self.token_type_embedding!r}",
+            ),
+            (self.hidden_act in ACTIVATIONS, f"hidden_act must be one of {ACTIVATIONS}, got {self.hidden_act!r}"),
+            (
+                self.num_attention_heads > 0 and self.hidden_size % self.num_attention_heads == 0,
+                f"hidden_size {self.hidden_size} is not divisible by num_attention_heads {self.num_attention_heads}",
+            ),
+            (self.vocab_size > 0 and self.num_hidden_layers > 0, "vocab_size and num_hidden_layers must be positive"),
+            (self.max_relative_position > 0, "max_relative_position must be positive"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    @property
+    def head_size(self) -> int:
+        return self.hidden_size // self.num_attention_heads

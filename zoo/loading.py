@@ -1,0 +1,401 @@
+"""Load checkpoints of the public layouts into the zoo transformer.
+
+Supported: our own saves (model_type "zoo"), BERT/RoBERTa (`BertModel`, `BertForMaskedLM`, ...), the
+transformers-4 NEZHA layout (model_type "nezha", which transformers 5 no longer knows), `OpenAIGPTLMHeadModel` and
+`GPT2LMHeadModel` (CDial-GPT). Weights are read from safetensors when present; a `.bin` is read only through
+`torch.load(weights_only=True)`, so a pickle that carries code is refused without running it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pickle
+import re
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from .configuration import ZooConfig
+from .modeling import ZooForLM, ZooModel
+
+logger = logging.getLogger(__name__)
+
+WEIGHT_PATTERNS = ["*.json", "*.txt", "*.model", "*.safetensors"]
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be loaded as asked: unsafe, incomplete or of an unknown layout."""
+
+
+# ----------------------------------------------------------------------------------------------- files
+
+
+def resolve_folder(name_or_path: str | os.PathLike, revision: str | None = None, cache_dir=None) -> Path:
+    """A local folder as is; otherwise a hub id fetched through the Hugging Face cache (offline: cache only)."""
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise CheckpointError(f"{str(name_or_path)!r} is a file; pass the folder that holds config.json and the weights")
+    name = str(name_or_path)
+    if not re.fullmatch(r"[\w.-]+/[\w.-]+", name):
+        raise CheckpointError(f"{name!r} is neither an existing folder nor a hub id of the form 'owner/name'")
+    from huggingface_hub import snapshot_download
+
+    def fetch(patterns):
+        return Path(snapshot_download(name, revision=revision, cache_dir=cache_dir, allow_patterns=patterns))
+
+    try:
+        folder = fetch(WEIGHT_PATTERNS)
+        if not list(folder.glob("*.safetensors")):
+            folder = fetch(WEIGHT_PATTERNS + ["*.bin"])
+    except Exception as err:  # huggingface_hub raises several unrelated types for "not available"
+        raise CheckpointError(
+            f"model {name!r} is not a local folder and could not be fetched from the Hugging Face hub "
+            f"({type(err).__name__}: {err}). On a machine with network access run `hf download {name} "
+            f"--local-dir <folder>` (or let it fill the HF cache) and pass that folder, or unset HF_HUB_OFFLINE."
+        ) from None
+    return folder
+
+
+def read_config(folder: Path) -> dict:
+    file = folder / "config.json"
+    if not file.is_file():
+        raise CheckpointError(f"no config.json in {folder}")
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise CheckpointError(f"{file} is not valid JSON: {err}") from None
+
+
+def _load_bin(file: Path) -> dict[str, torch.Tensor]:
+    try:
+        return torch.load(file, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError) as err:
+        raise CheckpointError(
+            f"refused to load {file}: it is not a plain tensor checkpoint ({type(err).__name__}). Only "
+            "weights_only pickles are read, so code inside a pickle is never run. Convert it to safetensors on "
+            "a machine you trust if you know where it comes from."
+        ) from None
+
+
+def load_weights(folder: Path) -> dict[str, torch.Tensor]:
+    """All tensors of a checkpoint folder: safetensors first, then weights_only pickles; sharded or not."""
+    for single, index, loader in (
+        ("model.safetensors", "model.safetensors.index.json", load_file),
+        ("pytorch_model.bin", "pytorch_model.bin.index.json", _load_bin),
+    ):
+        if (folder / single).is_file():
+            return loader(folder / single)
+        if (folder / index).is_file():
+            shards = sorted(set(json.loads((folder / index).read_text())["weight_map"].values()))
+            state = {}
+            for shard in shards:
+                state.update(loader(folder / shard))
+            return state
+    files = sorted(p.name for p in folder.iterdir())
+    raise CheckpointError(f"no model.safetensors or pytorch_model.bin in {folder} (files: {files})")
+
+
+# ------------------------------------------------------------------------------------------ layouts
+
+
+def _bert_config(cfg: dict, **extra) -> ZooConfig:
+    if cfg.get("position_embedding_type", "absolute") != "absolute" and cfg.get("model_type") != "nezha":
+        raise CheckpointError(f"position_embedding_type {cfg['position_embedding_type']!r} is not supported")
+    keys = (
+        "vocab_size hidden_size num_hidden_layers num_attention_heads intermediate_size hidden_act "
+        "hidden_dropout_prob attention_probs_dropout_prob max_position_embeddings type_vocab_size "
+        "initializer_range layer_norm_eps pad_token_id"
+    ).split()
+    fields = {k: cfg[k] for k in keys if k in cfg}
+    fields.update(extra)
+    return ZooConfig(**fields)
+
+
+def _convert_bert(state: dict, prefixes=("bert.", "roberta.", "nezha.")) -> dict:
+    """HF BERT-family names -> zoo names (base model keys, plus `head.*`)."""
+    out, qkv = {}, {}
+    for name, tensor in state.items():
+        name = name.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias")
+        for prefix in prefixes:
+            if name.startswith(prefix):
+                name = name[len(prefix):]
+                break
+        m = re.fullmatch(r"encoder\.layer\.(\d+)\.(.+)", name)
+        if m:
+            i, rest = m.groups()
+            qm = re.fullmatch(r"attention\.self\.(query|key|value)\.(weight|bias)", rest)
+            if qm:
+                qkv.setdefault((i, qm.group(2)), {})[qm.group(1)] = tensor
+                continue
+            table = {
+                "attention.output.dense": "attention.out",
+                "attention.output.LayerNorm": "norm1",
+                "intermediate.dense": "ffn.up",
+                "output.dense": "ffn.down",
+                "output.LayerNorm": "norm2",
+            }
+            module, _, param = rest.rpartition(".")
+            if module in table:
+                out[f"layers.{i}.{table[module]}.{param}"] = tensor
+            else:
+                out[f"unknown:{name}"] = tensor
+            continue
+        simple = {
+            "embeddings.word_embeddings.weight": "embeddings.word_embeddings.weight",
+            "embeddings.position_embeddings.weight": "embeddings.position_embeddings.weight",
+            "embeddings.token_type_embeddings.weight": "embeddings.token_type_embeddings.weight",
+            "embeddings.LayerNorm.weight": "embeddings.norm.weight",
+            "embeddings.LayerNorm.bias": "embeddings.norm.bias",
+            "pooler.dense.weight": "pooler.dense.weight",
+            "pooler.dense.bias": "pooler.dense.bias",
+            "cls.predictions.transform.dense.weight": "head.dense.weight",
+            "cls.predictions.transform.dense.bias": "head.dense.bias",
+            "cls.predictions.transform.LayerNorm.weight": "head.norm.weight",
+            "cls.predictions.transform.LayerNorm.bias": "head.norm.bias",
+            "cls.predictions.bias": "head.bias",
+            "cls.predictions.decoder.bias": "head.bias",
+            "cls.predictions.decoder.weight": "tied:decoder",
+            "lm_head.dense.weight": "head.dense.weight",
+            "lm_head.dense.bias": "head.dense.bias",
+            "lm_head.layer_norm.weight": "head.norm.weight",
+            "lm_head.layer_norm.bias": "head.norm.bias",
+            "lm_head.bias": "head.bias",
+            "lm_head.decoder.bias": "head.bias",
+            "lm_head.decoder.weight": "tied:decoder",
+        }
+        if name in simple:
+            out[simple[name]] = tensor
+        elif name in ("embeddings.position_ids", "embeddings.token_type_ids") or name.startswith(
+            "cls.seq_relationship."
+        ) or name.endswith("relative_positions_encoding.positions_encoding"):
+            continue  # buffers and the next-sentence head: known, not part of the zoo model
+        else:
+            out[f"unknown:{name}"] = tensor
+    for (i, param), parts in qkv.items():
+        if set(parts) != {"query", "key", "value"}:
+            raise CheckpointError(f"layer {i}: incomplete attention {param}s (found {sorted(parts)})")
+        out[f"layers.{i}.attention.qkv.{param}"] = torch.cat([parts["query"], parts["key"], parts["value"]])
+    return out
+
+
+def _convert_gpt(state: dict, gpt2: bool) -> dict:
+    """OpenAI-GPT / GPT-2 names -> zoo names. Conv1D weights are [in, out], hence the transposes."""
+    out = {}
+    for name, tensor in state.items():
+        if name.startswith("transformer."):
+            name = name[len("transformer."):]
+        m = re.fullmatch(r"h\.(\d+)\.(.+)", name)
+        if m:
+            i, rest = m.groups()
+            if rest in ("attn.bias", "attn.masked_bias"):
+                continue  # legacy causal-mask buffers (CDial-GPT's is 512 wide with 513 positions): not weights
+            table = {
+                "attn.c_attn": ("attention.qkv", True),
+                "attn.c_proj": ("attention.out", True),
+                "mlp.c_fc": ("ffn.up", True),
+                "mlp.c_proj": ("ffn.down", True),
+                "ln_1": ("norm1", False),
+                "ln_2": ("norm2", False),
+            }
+            module, _, param = rest.rpartition(".")
+            if module in table:
+                target, conv = table[module]
+                out[f"layers.{i}.{target}.{param}"] = tensor.T.contiguous() if conv and param == "weight" else tensor
+            else:
+                out[f"unknown:{name}"] = tensor
+            continue
+        simple = {
+            "tokens_embed.weight": "embeddings.word_embeddings.weight",
+            "positions_embed.weight": "embeddings.position_embeddings.weight",
+            "wte.weight": "embeddings.word_embeddings.weight",
+            "wpe.weight": "embeddings.position_embeddings.weight",
+            "ln_f.weight": "final_norm.weight",
+            "ln_f.bias": "final_norm.bias",
+            "lm_head.weight": "tied:decoder",
+        }
+        if name in simple:
+            out[simple[name]] = tensor
+        elif name == "position_ids":
+            continue
+        else:
+            out[f"unknown:{name}"] = tensor
+    return out
+
+
+def _gpt_config(cfg: dict, gpt2: bool) -> ZooConfig:
+    if gpt2:
+        for flag, ok in (("scale_attn_weights", True), ("scale_attn_by_inverse_layer_idx", False),
+                         ("reorder_and_upcast_attn", False), ("add_cross_attention", False)):
+            if cfg.get(flag, ok) != ok:
+                raise CheckpointError(f"GPT-2 option {flag}={cfg[flag]!r} is not supported")
+        act = cfg.get("activation_function", "gelu_new")
+    else:
+        act = {"gelu": "gelu_new"}.get(cfg.get("afn", "gelu"), cfg.get("afn"))  # OpenAI-GPT's "gelu" is tanh gelu
+    hidden = cfg.get("n_embd", 768)
+    return ZooConfig(
+        vocab_size=cfg["vocab_size"],
+        hidden_size=hidden,
+        num_hidden_layers=cfg.get("n_layer", 12),
+        num_attention_heads=cfg.get("n_head", 12),
+        intermediate_size=cfg.get("n_inner") or 4 * hidden,
+        hidden_act=act,
+        hidden_dropout_prob=cfg.get("resid_pdrop", 0.1),
+        attention_probs_dropout_prob=cfg.get("attn_pdrop", 0.1),
+        max_position_embeddings=cfg.get("n_positions", 512),
+        type_vocab_size=0,
+        initializer_range=cfg.get("initializer_range", 0.02),
+        layer_norm_eps=cfg.get("layer_norm_epsilon", 1e-5),
+        pad_token_id=cfg.get("pad_token_id"),
+        token_type_embedding="shared",
+        embedding_norm=False,
+        pre_norm=gpt2,
+        attention="causal",
+        add_pooler=False,
+        lm_head_transform=False,
+        lm_head_bias=False,
+    )
+
+
+def convert_checkpoint(cfg: dict, state: dict) -> tuple[ZooConfig, dict]:
+    """(config.json dict, raw state) -> (ZooConfig, state with zoo names: base keys and `head.*`)."""
+    model_type = cfg.get("model_type")
+    if model_type == "zoo":
+        fields = {k: v for k, v in cfg.items() if k != "model_type"}
+        config = ZooConfig(**fields)
+        renamed = {k[len("zoo."):] if k.startswith("zoo.") else k: v for k, v in state.items()}
+        return config, renamed
+    if model_type == "bert":
+        return _bert_config(cfg), _convert_bert(state)
+    if model_type in ("roberta", "xlm-roberta"):
+        offset = cfg.get("pad_token_id", 1) + 1
+        config = _bert_config(cfg, position_offset=offset,
+                              max_position_embeddings=cfg.get("max_position_embeddings", 514) - offset)
+        return config, _convert_bert(state)
+    if model_type == "nezha":
+        config = _bert_config(
+            cfg, position_embedding_type="relative", max_relative_position=cfg.get("max_relative_position", 64)
+        )
+        return config, _convert_bert(state)
+    if model_type in ("openai-gpt", "gpt2"):
+        gpt2 = model_type == "gpt2"
+        return _gpt_config(cfg, gpt2), _convert_gpt(state, gpt2)
+    raise CheckpointError(
+        f"unsupported model_type {model_type!r}; supported: zoo, bert, roberta, nezha, openai-gpt, gpt2"
+    )
+
+
+# ---------------------------------------------------------------------------------- vocab surgery
+
+
+def apply_vocab_changes(state: dict, keep_tokens=None, compound_tokens=None) -> int | None:
+    """bert4keras `keep_tokens` (keep and reorder rows) then `compound_tokens` (append rows = (weighted) mean of
+    given rows) on the word embeddings and the MLM bias, in place. Returns the new vocab size (or None)."""
+    names = [n for n in ("embeddings.word_embeddings.weight", "head.bias") if n in state]
+    if not names or (keep_tokens is None and not compound_tokens):
+        return None
+    vocab = state[names[0]].shape[0]
+    if keep_tokens is not None:
+        keep = torch.as_tensor(list(keep_tokens), dtype=torch.long)
+        if keep.numel() == 0 or keep.min() < 0 or keep.max() >= vocab:
+            raise ValueError(f"keep_tokens must be ids in [0, {vocab})")
+        for n in names:
+            state[n] = state[n].index_select(0, keep)
+    for item in compound_tokens or ():
+        ids, weights = (item if isinstance(item, tuple) else (item, None))
+        ids = torch.as_tensor(list(ids), dtype=torch.long)
+        size = state[names[0]].shape[0]
+        if ids.numel() == 0 or ids.min() < 0 or ids.max() >= size:
+            raise ValueError(f"compound_tokens entries must be non-empty lists of ids in [0, {size})")
+        w = torch.ones(len(ids)) if weights is None else torch.as_tensor(weights, dtype=torch.float32)
+        w = w / w.sum()
+        for n in names:
+            rows = state[n].index_select(0, ids).float()
+            new = torch.einsum("i,i...->...", w, rows).to(state[n].dtype)
+            state[n] = torch.cat([state[n], new[None]])
+    return state[names[0]].shape[0]
+
+
+# --------------------------------------------------------------------------------------- the entry
+
+
+def from_pretrained(
+    name_or_path: str | os.PathLike,
+    head: str | None = None,
+    *,
+    attention: str | None = None,
+    residual_attention: bool | None = None,
+    keep_tokens=None,
+    compound_tokens=None,
+    dtype: torch.dtype | None = None,
+    device: str | torch.device | None = None,
+    revision: str | None = None,
+    cache_dir=None,
+    **overrides,
+) -> ZooModel | ZooForLM:
+    """Load a checkpoint (folder or hub id) as a zoo model, in eval mode.
+
+    head: None -> `ZooModel` (encoder + pooler), "mlm" or "lm" -> `ZooForLM` (tied LM head; for BERT-family
+    checkpoints this is the MLM head, which bert4keras also uses for LM and UniLM models).
+    attention: "bidirectional" | "causal" | "unilm" overrides the checkpoint's pattern, e.g. a plain BERT becomes a
+    UniLM Seq2Seq model. residual_attention: RealFormer. Other keyword arguments override config fields.
+    """
+    if head not in (None, "mlm", "lm"):
+        raise ValueError(f"head must be None, 'mlm' or 'lm', got {head!r}")
+    folder = resolve_folder(name_or_path, revision=revision, cache_dir=cache_dir)
+    raw = read_config(folder)
+    config, state = convert_checkpoint(raw, load_weights(folder))
+
+    unknown = sorted(k[len("unknown:"):] for k in state if k.startswith("unknown:"))
+    if unknown:
+        raise CheckpointError(f"unknown weights in {folder} (layout {raw.get('model_type')!r}): {unknown}")
+    decoder = state.pop("tied:decoder", None)
+    embed = state.get("embeddings.word_embeddings.weight")
+    if decoder is not None and embed is not None and not torch.equal(decoder, embed):
+        raise CheckpointError(f"{folder}: the output projection is not tied to the word embeddings")
+
+    new_vocab = apply_vocab_changes(state, keep_tokens, compound_tokens)
+    if new_vocab is not None:
+        overrides["vocab_size"] = new_vocab
+    if attention is not None:
+        overrides["attention"] = attention
+    if residual_attention is not None:
+        overrides["residual_attention"] = residual_attention
+    if not any(k.startswith("pooler.") for k in state):
+        overrides.setdefault("add_pooler", False)
+    for key, value in overrides.items():
+        if not hasattr(config, key):
+            raise ValueError(f"unknown config override {key!r}")
+        setattr(config, key, value)
+    config.validate_fields()
+
+    model = (ZooModel if head is None else ZooForLM)(config)
+    target = model.state_dict()
+    if head is None:
+        state = {k: v for k, v in state.items() if not k.startswith("head.")}
+    else:
+        state = {(k if k.startswith("head.") else f"zoo.{k}"): v for k, v in state.items()}
+
+    unexpected = sorted(set(state) - set(target))
+    if unexpected:
+        raise CheckpointError(f"{folder}: weights that the model has no place for: {unexpected}")
+    mismatched = [f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(target[k].shape)}"
+                  for k, v in state.items() if v.shape != target[k].shape]
+    if mismatched:
+        raise CheckpointError(f"{folder}: shape mismatches: {mismatched}")
+    missing = sorted(set(target) - set(state))
+    head_missing = [k for k in missing if k.startswith("head.")]
+    other_missing = [k for k in missing if not k.startswith("head.")]
+    if other_missing:
+        raise CheckpointError(f"{folder}: weights missing from the checkpoint: {other_missing}")
+    if head_missing:
+        logger.warning("%s has no LM head weights %s; they are randomly initialised and need training",
+                       folder, head_missing)
+    model.load_state_dict(state, strict=False)
+    if dtype is not None or device is not None:
+        model.to(device=device, dtype=dtype)
+    return model.eval()
