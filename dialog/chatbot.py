@@ -1,0 +1,203 @@
+"""ChatBot: multi-turn chit-chat with a NEZHA-GPT or CDial-GPT style language model on the zoo core."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import torch
+
+from dialog.formats import CDialGPTFormat, DialogFormat, DialogInputError, DialogInputs, NezhaGPTFormat, check_history
+
+DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default"
+DIALOG_CONFIG = "dialog_config.json"
+
+# Decoding presets of the originals (spec §2.5, §2.6). min_new_tokens=1 keeps the end tokens out of the first step:
+# CDial-GPT's "resample while a special token is drawn before min_length"; for NEZHA-GPT it avoids empty replies.
+PRESETS: dict[str, dict] = {
+    "nezha-gpt": dict(do_sample=True, top_k=5, top_p=None, temperature=1.0, max_new_tokens=32, min_new_tokens=1),
+    "cdial-gpt": dict(do_sample=True, top_k=None, top_p=0.9, temperature=0.7, max_new_tokens=30, min_new_tokens=1,
+                      max_history=2),
+}
+GENERATE_OPTIONS = ("do_sample", "top_k", "top_p", "temperature", "max_new_tokens", "min_new_tokens",
+                    "repetition_penalty", "no_repeat_ngram_size", "num_beams")
+
+
+def _is_cjk(ch: str) -> bool:
+    return "CJK" in unicodedata.name(ch, "") or unicodedata.category(ch).startswith("P") and ord(ch) > 0x2000
+
+
+class ChatBot:
+    """Replies to a history (list of utterances, oldest first) with a dialog LM.
+
+    ``family`` is "nezha-gpt" ([SEP]-joined turns, 0/1 segments) or "cdial-gpt" (speaker tokens); ``preset`` holds
+    the decoding options (see ``PRESETS``), each overridable per call."""
+
+    def __init__(self, model, tokenizer, family: str, preset: dict | None = None, max_length: int | None = None):
+        if family not in PRESETS:
+            raise ValueError(f"unknown dialog family {family!r}; expected one of {sorted(PRESETS)}")
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.family = family
+        self.format: DialogFormat = CDialGPTFormat(tokenizer) if family == "cdial-gpt" else NezhaGPTFormat(tokenizer)
+        self.preset = {**PRESETS[family], **(preset or {})}
+        self.max_length = max_length or self._model_max_length()
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path | None = None, device: str | None = None, family: str | None = None,
+                        **preset) -> "ChatBot":
+        """Load a dialog model folder or hub id (default: the shipped model). The family comes from
+        ``dialog_config.json`` when present, else from the vocab ([speaker1] means CDial-GPT)."""
+        import zoo
+        from zoo.loading import resolve_folder
+        from zoo.tokenization import Tokenizer
+
+        if path is None:
+            if not (DEFAULT_MODEL / "config.json").is_file():
+                raise FileNotFoundError(f"the default dialog model is not installed at {DEFAULT_MODEL}")
+            path = DEFAULT_MODEL
+        folder = resolve_folder(path)
+        if not (folder / "vocab.txt").is_file():
+            raise FileNotFoundError(f"{folder} has no vocab.txt")
+        tokenizer = Tokenizer(str(folder / "vocab.txt"), do_lower_case=True)
+        config = {}
+        if (folder / DIALOG_CONFIG).is_file():
+            config = json.loads((folder / DIALOG_CONFIG).read_text(encoding="utf-8"))
+        if family is None:
+            family = config.get("family") or ("cdial-gpt" if _has_speakers(tokenizer) else "nezha-gpt")
+        model = zoo.from_pretrained(folder, head="lm", attention="causal", device=device)
+        return cls(model, tokenizer, family, {**config.get("preset", {}), **preset})
+
+    def _model_max_length(self) -> int:
+        cfg = self.model.config
+        if cfg.position_embedding_type == "absolute":
+            return int(cfg.max_position_embeddings)
+        return 512
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def options(self, **overrides) -> dict:
+        unknown = set(overrides) - set(GENERATE_OPTIONS) - {"max_history", "seed"}
+        if unknown:
+            raise TypeError(f"unknown decoding options {sorted(unknown)}")
+        opts = {**self.preset, **{k: v for k, v in overrides.items() if v is not None or k in ("top_k", "top_p")}}
+        if opts.get("max_new_tokens", 1) < 1:
+            raise ValueError("max_new_tokens must be >= 1")
+        return opts
+
+    def prompt(self, history: Sequence[str] | str, max_new_tokens: int, max_history: int | None = None
+               ) -> DialogInputs:
+        """Model inputs for the next reply: the latest turns that leave room for ``max_new_tokens``."""
+        history = check_history(history)
+        if max_history is not None:
+            history = history[-(2 * max_history + 1):]
+        budget = self.max_length - max_new_tokens
+        if budget < 2:
+            raise ValueError(f"max_new_tokens {max_new_tokens} leaves no room in a {self.max_length}-token model")
+        return self.format.build_inputs(self.format.truncate_history(history, budget))
+
+    def _batch(self, prompts: list[DialogInputs]) -> dict:
+        """Left-padded tensors with an attention mask."""
+        width = max(len(p) for p in prompts)
+        pad = self.format.pad_id if isinstance(self.format, CDialGPTFormat) else 0
+        ids = torch.full((len(prompts), width), pad, dtype=torch.long)
+        types = torch.zeros((len(prompts), width), dtype=torch.long)
+        mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        for row, p in enumerate(prompts):
+            n = len(p)
+            ids[row, width - n:] = torch.tensor(p.input_ids)
+            types[row, width - n:] = torch.tensor(p.token_type_ids)
+            mask[row, width - n:] = 1
+        new_types = torch.tensor([p.response_type_id for p in prompts], dtype=torch.long)
+        dev = self.device
+        return dict(input_ids=ids.to(dev), token_type_ids=types.to(dev), attention_mask=mask.to(dev),
+                    new_token_type_id=new_types.to(dev))
+
+    def _generate_kwargs(self, opts: dict) -> dict:
+        kw = {k: opts[k] for k in GENERATE_OPTIONS if k in opts}
+        if not kw.get("do_sample", False):
+            kw.pop("top_k", None), kw.pop("top_p", None), kw.pop("temperature", None)
+        pad = self.format.pad_id if isinstance(self.format, CDialGPTFormat) else 0
+        return dict(kw, eos_token_id=self.format.end_token_ids(), pad_token_id=pad, seed=opts.get("seed"))
+
+    def decode(self, ids: Sequence[int]) -> str:
+        ends = set(self.format.end_token_ids())
+        out = []
+        for i in ids:
+            if int(i) in ends:
+                break
+            out.append(int(i))
+        return self.tokenizer.decode(out)
+
+    @torch.inference_mode()
+    def reply_batch(self, histories: Sequence[Sequence[str]], **options) -> list[str]:
+        """One reply per history, decoded in one batch (histories of different lengths are left-padded)."""
+        import zoo
+
+        if isinstance(histories, str) or not isinstance(histories, (list, tuple)):
+            raise DialogInputError("reply_batch takes a list of histories")
+        if not histories:
+            return []
+        opts = self.options(**options)
+        prompts = [self.prompt(h, opts["max_new_tokens"], opts.get("max_history")) for h in histories]
+        seqs = zoo.generate(self.model, **self._batch(prompts), **self._generate_kwargs(opts))
+        return [self.decode(row.tolist()) for row in seqs]
+
+    def reply(self, history: Sequence[str] | str, **options) -> str:
+        """The reply to one history (oldest turn first). Options: max_new_tokens, top_k, top_p, temperature,
+        do_sample, min_new_tokens, repetition_penalty, no_repeat_ngram_size, num_beams, max_history, seed."""
+        return "".join(self.stream(history, **options))
+
+    @torch.inference_mode()
+    def stream(self, history: Sequence[str] | str, **options) -> Iterator[str]:
+        """Yield the reply as text pieces while it is generated; the pieces join to ``reply`` (same options)."""
+        from zoo.generation import stream
+
+        opts = self.options(**options)
+        if opts.get("num_beams", 1) > 1:
+            raise ValueError("streaming works with greedy or sampled decoding, not beam search")
+        batch = self._batch([self.prompt(history, opts["max_new_tokens"], opts.get("max_history"))])
+        kwargs = self._generate_kwargs(opts)
+        kwargs.pop("num_beams", None)
+        ids: list[int] = []
+        emitted = ""
+        for token in stream(self.model, **batch, **kwargs):
+            token = int(token)
+            if token in self.format.end_token_ids():
+                break
+            ids.append(token)
+            text = self.tokenizer.decode(ids)
+            safe = _stable_prefix(text)
+            if safe.startswith(emitted) and len(safe) > len(emitted):
+                yield safe[len(emitted):]
+                emitted = safe
+        final = self.tokenizer.decode(ids)
+        if final.startswith(emitted):
+            if len(final) > len(emitted):
+                yield final[len(emitted):]
+        else:  # cannot retract text already shown; keep the join equal to the streamed text
+            yield final[len(_common_prefix(final, emitted)):]
+
+
+def _stable_prefix(text: str) -> str:
+    """The part of a partial decode that later tokens cannot change: up to the last CJK character."""
+    for i in range(len(text) - 1, -1, -1):
+        if _is_cjk(text[i]):
+            return text[:i + 1]
+    return ""
+
+
+def _common_prefix(a: str, b: str) -> str:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return a[:n]
+
+
+def _has_speakers(tokenizer) -> bool:
+    unk = tokenizer.token_to_id("[UNK]")
+    return tokenizer.token_to_id("[speaker1]") != unk
