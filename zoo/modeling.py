@@ -296,8 +296,10 @@ class ZooModel(ZooPreTrainedModel):
         )
         is_causal = config.attention == "causal" and q_len > 1 and visible is None
 
-        if position_ids is None and config.position_embedding_type == "absolute":
-            position_ids = torch.arange(past, k_len, device=device)[None] + config.position_offset
+        if config.position_embedding_type == "absolute":
+            if position_ids is None:
+                position_ids = torch.arange(past, k_len, device=device)[None]
+            position_ids = position_ids + config.position_offset
         x = self.embeddings(input_ids, token_type_ids, position_ids)
         bias = masks.to_bias(visible, x.dtype)
         rel = None
