@@ -1,1 +1,5 @@
 """Sentence embeddings, BERT-whitening and STS evaluation."""
+
+from whitening.whitening import Whitening
+
+__all__ = ["Whitening"]
