@@ -125,6 +125,8 @@ def _convert_bert(state: dict, prefixes=("bert.", "roberta.", "nezha.")) -> dict
             if name.startswith(prefix):
                 name = name[len(prefix):]
                 break
+        if name.endswith("relative_positions_encoding.positions_encoding"):
+            continue  # NEZHA's fixed table, stored as a buffer by some transformers-4 versions: recomputed
         m = re.fullmatch(r"encoder\.layer\.(\d+)\.(.+)", name)
         if m:
             i, rest = m.groups()
@@ -172,7 +174,7 @@ def _convert_bert(state: dict, prefixes=("bert.", "roberta.", "nezha.")) -> dict
             out[simple[name]] = tensor
         elif name in ("embeddings.position_ids", "embeddings.token_type_ids") or name.startswith(
             "cls.seq_relationship."
-        ) or name.endswith("relative_positions_encoding.positions_encoding"):
+        ):
             continue  # buffers and the next-sentence head: known, not part of the zoo model
         else:
             out[f"unknown:{name}"] = tensor

@@ -233,6 +233,10 @@ class ZooPreTrainedModel(PreTrainedModel):
             module.bias.zero_()
         elif isinstance(module, LMHead) and module.bias is not None:
             module.bias.zero_()
+        elif isinstance(module, ZooModel) and hasattr(module, "relative_table"):
+            # a non-persistent buffer: HF 5 builds models on the meta device, so it must be recomputed here
+            rows, dim = module.relative_table.shape
+            module.relative_table.copy_(sinusoid_table(rows, dim))
 
 
 class ZooModel(ZooPreTrainedModel):
