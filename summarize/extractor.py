@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
-from huggingface_hub import PyTorchModelHubMixin
+from safetensors.torch import load_model, save_model
 from torch import nn
 from torch.nn import functional as F
 
@@ -37,7 +39,7 @@ class ResidualGatedConv1D(nn.Module):
         return x + self.alpha * h
 
 
-class ClauseExtractor(nn.Module, PyTorchModelHubMixin):
+class ClauseExtractor(nn.Module):
     """SPACES extractor: Dense(hidden, no bias) -> 6 gated residual convs (dilations 1,2,4,8,1,1) -> sigmoid.
 
     Input: clause vectors [B, N, input_size] and a clause mask [B, N]. ``forward`` returns logits [B, N];
@@ -63,6 +65,22 @@ class ClauseExtractor(nn.Module, PyTorchModelHubMixin):
         for conv in self.convs:
             x = self.dropout(conv(x, mask))
         return self.out(x)[..., 0]
+
+    def save_pretrained(self, folder: str | Path) -> None:
+        """Write ``config.json`` and ``model.safetensors``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "config.json").write_text(json.dumps(self.config, indent=2), encoding="utf-8")
+        save_model(self, str(folder / "model.safetensors"))
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, device: str | torch.device = "cpu") -> ClauseExtractor:
+        """Load a folder written by :meth:`save_pretrained` (eval mode)."""
+        folder = Path(folder)
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        model = cls(**config)
+        load_model(model, str(folder / "model.safetensors"), device=str(device))
+        return model.eval()
 
     @torch.no_grad()
     def predict_proba(self, vectors: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:

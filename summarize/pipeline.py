@@ -1,0 +1,200 @@
+"""The whole SPACES pipeline behind one object: clauses -> clause vectors -> extractor -> copy-constrained
+UniLM generation (spec §3.6 "End-to-end predict")."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .copy import CopyConstraint
+from .extract import split_clauses
+from .extractor import ClauseExtractor, clause_vectors, select_clauses
+from .generator import K_SPARSE, SpacesForSummary
+from .metrics import OFFICIAL_USER_DICT
+from .vocab import word_tokenizer
+
+DEFAULT_PATH = Path(__file__).resolve().parent / "models" / "default"
+PIPELINE_FILE = "pipeline.json"
+
+
+class SummarizeError(ValueError):
+    """Input the pipeline cannot summarise (empty or not text)."""
+
+
+@dataclass
+class Extraction:
+    clauses: list[str]
+    probs: list[float]
+    extract: str
+
+
+def _char_tokenizer(folder: Path):
+    from zoo.tokenization import Tokenizer
+
+    return Tokenizer(folder / "vocab.txt", do_lower_case=True)
+
+
+class Summarizer:
+    """Extract-then-generate summariser.
+
+    ``generator``: a :class:`SpacesForSummary` with its word ``tokenizer``; ``extractor`` (optional): a
+    :class:`ClauseExtractor` over clause vectors from ``encoder`` (any zoo encoder; default: the generator's own
+    backbone) with ``encoder_tokenizer``. Without an extractor the whole text (truncated) is the source.
+    Decoding options (``num_beams``, ``max_new_tokens``, ``copy``, ``repetition_penalty``,
+    ``no_repeat_ngram_size``...) are defaults that every call may override.
+    """
+
+    def __init__(self, generator: SpacesForSummary, tokenizer, extractor: ClauseExtractor | None = None,
+                 encoder=None, encoder_tokenizer=None, threshold: float | None = None,
+                 max_source_tokens: int = 512, max_new_tokens: int = 256, num_beams: int = 1, copy: bool = True,
+                 k_sparse: int = K_SPARSE, repetition_penalty: float = 1.0, no_repeat_ngram_size: int = 0,
+                 device: str | torch.device | None = None):
+        self.device = torch.device(device) if device else next(generator.parameters()).device
+        self.generator = generator.to(self.device).eval()
+        self.tokenizer = tokenizer
+        self.extractor = extractor.to(self.device).eval() if extractor is not None else None
+        self.encoder = (encoder if encoder is not None else generator.zoo).to(self.device).eval()
+        self.encoder_tokenizer = encoder_tokenizer or tokenizer
+        self.threshold = threshold if threshold is not None else (extractor.threshold if extractor else 0.2)
+        self.options = {"max_source_tokens": max_source_tokens, "max_new_tokens": max_new_tokens,
+                        "num_beams": num_beams, "copy": copy, "k_sparse": k_sparse,
+                        "repetition_penalty": repetition_penalty, "no_repeat_ngram_size": no_repeat_ngram_size}
+
+    # ------------------------------------------------------------------ loading / saving
+    @classmethod
+    def from_pretrained(cls, path: str | Path | None = None, device: str | torch.device | None = None,
+                        **options) -> Summarizer:
+        """Load a pipeline folder (``pipeline.json`` + ``generator/`` [+ ``extractor/``, ``encoder/``]);
+        ``path=None`` loads the shipped default pipeline."""
+        folder = Path(path) if path is not None else DEFAULT_PATH
+        if not (folder / PIPELINE_FILE).is_file():
+            hint = " (no default pipeline is shipped in this build; train one with scripts/train_summarize.py)" \
+                if path is None else ""
+            raise FileNotFoundError(f"{folder / PIPELINE_FILE} not found{hint}")
+        spec = json.loads((folder / PIPELINE_FILE).read_text(encoding="utf-8"))
+        user_dict = folder / spec["user_dict"] if spec.get("user_dict") else OFFICIAL_USER_DICT
+        generator = SpacesForSummary.from_pretrained(folder / spec.get("generator", "generator"))
+        tokenizer = word_tokenizer(folder / spec.get("generator", "generator") / "vocab.txt", user_dict)
+        extractor = encoder = encoder_tokenizer = None
+        if spec.get("extractor"):
+            extractor = ClauseExtractor.from_pretrained(folder / spec["extractor"])
+            if spec.get("encoder") and spec["encoder"] != spec.get("generator", "generator"):
+                from zoo import from_pretrained
+
+                encoder = from_pretrained(folder / spec["encoder"])
+                encoder_tokenizer = _char_tokenizer(folder / spec["encoder"])
+        merged = {**spec.get("options", {}), **options}
+        return cls(generator, tokenizer, extractor, encoder, encoder_tokenizer,
+                   threshold=spec.get("threshold"), device=device, **merged)
+
+    def save_pretrained(self, folder: str | Path, user_dict: str | Path | None = OFFICIAL_USER_DICT) -> None:
+        """Write the pipeline folder (generator, extractor, options, user dictionary; shared encoder only)."""
+        from .vocab import save_vocab
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.generator.save_pretrained(folder / "generator")
+        save_vocab(self.tokenizer.vocab, folder / "generator" / "vocab.txt")
+        spec = {"generator": "generator", "threshold": self.threshold, "options": self.options}
+        if self.extractor is not None:
+            if self.encoder is not self.generator.zoo:
+                raise ValueError("save_pretrained stores pipelines whose encoder is the generator backbone")
+            self.extractor.save_pretrained(folder / "extractor")
+            spec.update(extractor="extractor", encoder="generator")
+        if user_dict:
+            (folder / "user_dict.txt").write_bytes(Path(user_dict).read_bytes())
+            spec["user_dict"] = "user_dict.txt"
+        (folder / PIPELINE_FILE).write_text(json.dumps(spec, ensure_ascii=False, indent=2), encoding="utf-8")
+
+    # ------------------------------------------------------------------ stages
+    @staticmethod
+    def _check(text) -> str:
+        if not isinstance(text, str):
+            raise TypeError(f"text must be str, got {type(text).__name__}")
+        if not text.strip():
+            raise SummarizeError("cannot summarise empty text")
+        return text
+
+    @torch.no_grad()
+    def extract(self, text: str) -> Extraction:
+        """Clauses (last 256), their selection probabilities and the extract (p > threshold, document order).
+
+        Without an extractor, or when no clause passes the threshold, the extract is the whole clause list."""
+        clauses = [c for c in split_clauses(self._check(text)) if c]
+        if self.extractor is None:
+            return Extraction(clauses, [1.0] * len(clauses), "".join(clauses))
+        maxlen = 512
+        if getattr(self.encoder.config, "position_embedding_type", "absolute") == "absolute":
+            maxlen = min(maxlen, self.encoder.config.max_position_embeddings)
+        vectors = clause_vectors(self.encoder, self.encoder_tokenizer, clauses, maxlen, device=self.device)
+        probs = self.extractor.predict_proba(vectors[None].to(self.device))[0].tolist()
+        extract = select_clauses(clauses, probs, self.threshold) or "".join(clauses)
+        return Extraction(clauses, probs, extract)
+
+    def _prompt(self, source: str, max_source_tokens: int, max_new_tokens: int) -> list[int]:
+        """``[CLS] source [SEP]``, right-truncated so that prompt + start + new tokens fit the positions."""
+        budget = max_source_tokens
+        config = self.generator.config
+        if config.position_embedding_type == "absolute":
+            budget = min(budget, config.max_position_embeddings - max_new_tokens - 1)
+        if budget < 2:
+            raise ValueError(f"max_new_tokens={max_new_tokens} leaves no room for the source within "
+                             f"max_position_embeddings={config.max_position_embeddings}")
+        return self.tokenizer.encode(source, maxlen=budget)[0]
+
+    @torch.no_grad()
+    def generate(self, sources: Sequence[str], **options) -> list[str]:
+        """Generate one summary per (already extracted) source text."""
+        import zoo
+
+        opts = {**self.options, **options}
+        unknown = set(opts) - set(self.options) - {"do_sample", "top_k", "top_p", "temperature", "seed"}
+        if unknown:
+            raise ValueError(f"unknown summarize option(s): {sorted(unknown)}")
+        tok, model = self.tokenizer, self.generator
+        prompts = [self._prompt(s, int(opts["max_source_tokens"]), int(opts["max_new_tokens"])) for s in sources]
+        width = max(len(p) for p in prompts) + 1
+        ids = torch.zeros(len(prompts), width, dtype=torch.long)
+        types = torch.zeros_like(ids)
+        mask = torch.zeros_like(ids)
+        for i, p in enumerate(prompts):
+            row = p + [tok.start_id]
+            ids[i, :len(row)] = torch.tensor(row)
+            types[i, len(p)] = 1
+            mask[i, :len(row)] = 1
+        num_beams = int(opts["num_beams"])
+        processors = []
+        if opts["copy"]:
+            def copy_probs(generated, logits):
+                probs = torch.softmax(model.last_copy_logits.float(), dim=-1)
+                return probs.repeat_interleave(logits.shape[0] // probs.shape[0], dim=0)
+
+            proc = CopyConstraint(prompts, copy_probs, tok.start_id, k_sparse=int(opts["k_sparse"]),
+                                  num_beams=num_beams)
+            processors.append((proc, proc.initial_state(len(prompts)).to(self.device)))
+        extra = {k: opts[k] for k in ("do_sample", "top_k", "top_p", "temperature", "seed") if k in opts}
+        out = zoo.generate(model, ids.to(self.device), token_type_ids=types.to(self.device),
+                           attention_mask=mask.to(self.device), max_new_tokens=int(opts["max_new_tokens"]),
+                           eos_token_id=tok.end_id, pad_token_id=tok.pad_id or 0, num_beams=num_beams,
+                           repetition_penalty=float(opts["repetition_penalty"]),
+                           no_repeat_ngram_size=int(opts["no_repeat_ngram_size"]),
+                           logits_processors=processors, new_token_type_id=1, beam_mode="bert4keras", **extra)
+        return [tok.decode(row.tolist()) for row in out.cpu()]
+
+    def summarize(self, text: str, **options) -> str:
+        """Summary of one document (clause split, extraction, generation)."""
+        return self.generate([self.extract(text).extract], **options)[0]
+
+    def summarize_batch(self, texts: Sequence[str], batch_size: int = 8, **options) -> list[str]:
+        """Summaries of many documents, generated ``batch_size`` at a time."""
+        if isinstance(texts, str):
+            raise TypeError("summarize_batch takes a list of texts; use summarize for one text")
+        sources = [self.extract(t).extract for t in texts]
+        out: list[str] = []
+        for s in range(0, len(sources), batch_size):
+            out.extend(self.generate(sources[s:s + batch_size], **options))
+        return out

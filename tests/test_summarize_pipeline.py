@@ -1,0 +1,171 @@
+"""End-to-end pipeline on a tiny random model: copy-constrained decoding, Summarizer, CLI, eval script."""
+
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import DATA, REPO
+
+import zoo
+from summarize import Summarizer, SummarizeError
+from summarize.copy import CopyConstraint, _ngram_table
+from summarize.data import read_pairs
+from summarize.extractor import ClauseExtractor
+from summarize.generator import SpacesForSummary
+from summarize.vocab import word_tokenizer
+
+CAIL = DATA / "cail2020_sfzy" / "train.json"
+
+
+@pytest.fixture(scope="module")
+def doc():
+    return read_pairs(CAIL, limit=1)[0]
+
+
+@pytest.fixture(scope="module")
+def summarizer(doc):
+    text, summary = doc
+    chars = sorted(set(text + summary + "abcdefghijklmnopqrstuvwxyz0123456789") - set(" \n\t\u3000"))
+    vocab = {t: i for i, t in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "原告", "被告"] + chars)}
+    torch.manual_seed(0)
+    cfg = zoo.ZooConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=64, max_position_embeddings=256, attention="unilm")
+    extractor = ClauseExtractor(input_size=32, hidden_size=16, threshold=0.5)
+    return Summarizer(SpacesForSummary(cfg), word_tokenizer(vocab), extractor, max_new_tokens=12)
+
+
+def spaces_reference_decode(model, prompt, start_id, end_id, max_new, k_sparse=10):
+    """SPACES AutoSummary.predict + greedy search, re-running the full model each step (no cache)."""
+    output = [start_id]
+    state = 0
+    for _ in range(max_new):
+        ids = torch.tensor([prompt + output])
+        types = torch.tensor([[0] * len(prompt) + [1] * len(output)])
+        out = model(ids, token_type_ids=types)
+        logits = out.logits[0, -1].clone()
+        copy = torch.softmax(out.copy_logits[0, -1], -1).clone()
+        if state == 0:
+            copy[2] = -copy[2]
+        label = int(copy.argmax())
+        state = label if label < 2 else state + 1
+        probas = torch.full_like(logits, -1000.0)
+        if state > 0:
+            table = _ngram_table(prompt, state)
+            prefix = tuple(output[1 - state:]) if state > 1 else tuple(output)
+            if prefix in table:
+                cand = table[prefix]
+            else:
+                cand, state = _ngram_table(prompt, 1)[()], 1
+            cand = sorted(cand)
+            probas[cand] = logits[cand]
+        else:
+            probas = logits
+        kth = probas.topk(k_sparse).values[-1]
+        probas = torch.where(probas < kth, torch.full_like(probas, -1000.0), probas)
+        token = int(probas.argmax())
+        output.append(token)
+        if token == end_id:
+            break
+    return output[1:]
+
+
+def test_copy_decoding_matches_spaces_reference(summarizer, doc):
+    model, tok = summarizer.generator, summarizer.tokenizer
+    with torch.no_grad():
+        for i in range(3):
+            torch.manual_seed(i)
+            for p in model.copy_head.parameters():
+                p.normal_(0, 2.0)  # make all three copy labels occur
+            prompt = tok.encode(doc[0][:60])[0]
+            expected = spaces_reference_decode(model, prompt, tok.start_id, tok.end_id, 15)
+            got = summarizer.generate([doc[0][:60]], max_new_tokens=15, max_source_tokens=512)[0]
+            assert got == tok.decode(expected)
+
+
+def test_copy_constraint_restricts_to_source_ngrams():
+    sources = [[2, 10, 11, 12, 3]]
+    fixed = torch.tensor([[0.0, 0.3, 0.7]])  # prefers "continue a copy"
+    proc = CopyConstraint(sources, lambda g, l: fixed.repeat(l.shape[0], 1), start_id=2, k_sparse=3)
+    state = proc.initial_state(1)
+    logits = torch.arange(20.0)[None]
+    out, state = proc(torch.empty(1, 0, dtype=torch.long), logits, state)
+    # state 0 forbids label 2 -> argmax among (0, 1, -1): label 1 -> any source token allowed, top-3 kept
+    assert int(state[0, 0]) == 1
+    assert set(torch.nonzero(out[0] > -1000).flatten().tolist()) == {10, 11, 12}
+    out, state = proc(torch.tensor([[10]]), logits, state)
+    # state 2: the token after [10] in the source is 11 only
+    assert int(state[0, 0]) == 2 and torch.nonzero(out[0] > -1000).flatten().tolist() == [11]
+    out, state = proc(torch.tensor([[10, 12]]), logits, state)
+    # state 3: (10, 12) never occurs -> fallback to all source tokens, state 1
+    assert int(state[0, 0]) == 1 and set(torch.nonzero(out[0] > -1000).flatten().tolist()) == {10, 11, 12}
+
+
+def test_summarize_end_to_end(summarizer, doc):
+    summary = summarizer.summarize(doc[0])
+    assert isinstance(summary, str) and 0 < len(summary) <= 12 * 6
+    batch = summarizer.summarize_batch([doc[0], "原告与被告合同纠纷一案。"], batch_size=2)
+    assert batch[0] == summary and len(batch) == 2
+    beams = summarizer.summarize_batch([doc[0][:200], "原告与被告合同纠纷一案。"], num_beams=3)
+    assert len(beams) == 2 and all(isinstance(s, str) for s in beams)
+    free = summarizer.summarize(doc[0], copy=False, no_repeat_ngram_size=2, repetition_penalty=1.2)
+    assert isinstance(free, str)
+    ex = summarizer.extract(doc[0])
+    assert len(ex.clauses) == len(ex.probs) == 105 and ex.extract
+
+
+def test_bad_inputs(summarizer):
+    with pytest.raises(SummarizeError):
+        summarizer.summarize("")
+    with pytest.raises(SummarizeError):
+        summarizer.summarize("   \n ")
+    with pytest.raises(TypeError):
+        summarizer.summarize(None)
+    with pytest.raises(TypeError):
+        summarizer.summarize_batch("一段文字")
+    with pytest.raises(ValueError):
+        summarizer.summarize("原告。", unknown_option=1)
+    assert isinstance(summarizer.summarize("原告"), str)  # a single clause
+    assert isinstance(summarizer.summarize("no chinese at all, just english."), str)
+    long_text = "原告与被告合同纠纷一案，" * 9000  # ~100,000 characters
+    ex = summarizer.extract(long_text)
+    assert len(ex.clauses) == 256
+    assert isinstance(summarizer.summarize(long_text, max_new_tokens=4), str)
+
+
+def test_save_and_load_pipeline(summarizer, doc, tmp_path):
+    summarizer.save_pretrained(tmp_path / "pipe")
+    loaded = Summarizer.from_pretrained(tmp_path / "pipe")
+    assert loaded.summarize(doc[0]) == summarizer.summarize(doc[0])
+    assert loaded.threshold == 0.5
+    with pytest.raises(FileNotFoundError):
+        Summarizer.from_pretrained(tmp_path / "missing")
+
+
+def test_cli(summarizer, doc, tmp_path, capsys, monkeypatch):
+    from zoo.cli import main
+
+    summarizer.save_pretrained(tmp_path / "pipe")
+    expected = summarizer.summarize(doc[0])
+    path = tmp_path / "doc.txt"
+    path.write_text(doc[0], encoding="utf-8")
+    assert main(["summarize", "--model", str(tmp_path / "pipe"), "--file", str(path), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out.strip())
+    assert record["summary"] == expected and record["clauses"] == 105
+    monkeypatch.setattr(sys, "stdin", io.StringIO("原告与被告合同纠纷一案。\n\n被告辩称。\n"))
+    assert main(["summarize", "--model", str(tmp_path / "pipe"), "--lines", "-"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 2
+    assert main(["summarize", "--model", str(tmp_path / "pipe"), "  "]) == 1
+    assert "empty" in capsys.readouterr().err
+    assert main(["summarize", "--model", str(tmp_path / "missing"), "text"]) == 2
+
+
+def test_read_pairs_formats():
+    cail = read_pairs(CAIL)
+    assert len(cail) == 20 and cail[0][1].startswith("原告与被告侵权责任纠纷一案")
+    lcsts = read_pairs(DATA / "lcsts_clge" / "val.tsv", limit=3)
+    assert len(lcsts) == 3 and len(lcsts[0][0]) > len(lcsts[0][1])
+    csl = read_pairs(DATA / "csl_ts" / "dev.tsv", limit=2)
+    assert len(csl) == 2 and "to title" not in csl[0]
