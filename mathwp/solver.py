@@ -1,0 +1,161 @@
+"""`Solver`: question -> expression with a UniLM seq2seq model (batched `zoo.generate`), then safe evaluation."""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import torch
+
+from .safe_math import MathEvalError, Number, format_answer, safe_eval
+from .seq2seq import MAXLEN, decode_expression, load_tokenizer
+
+DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default"
+SETTINGS_FILE = "mathwp.json"
+_DIGIT = re.compile(r"\d")
+
+
+@dataclass
+class SolveResult:
+    """One solved question. `value` is exact (Fraction) unless a power made it a float; `error` says why there is
+    no value (empty question, or the reason `safe_eval` refused the generated expression)."""
+
+    question: str
+    expression: str | None = None
+    value: Number | None = None
+    answer: str | None = None
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """JSON-ready: the value as text ("11/20", or a float's repr)."""
+        d = asdict(self)
+        if isinstance(self.value, Fraction):
+            d["value"] = str(self.value)
+        return d
+
+
+def evaluate_expression(expression: str) -> tuple[Number | None, str | None, str | None]:
+    """(value, display answer, error) of a generated expression."""
+    try:
+        value = safe_eval(expression)
+    except MathEvalError as err:
+        return None, None, str(err)
+    return value, format_answer(value), None
+
+
+class Solver:
+    """Solve Chinese math word problems: `Solver.from_pretrained().solve(["…"])`."""
+
+    def __init__(self, model, tokenizer, maxlen: int = MAXLEN, max_new_tokens: int = 64):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.maxlen = maxlen
+        self.max_new_tokens = max_new_tokens
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path | None = None, device: str | torch.device | None = None) -> Solver:
+        """Load a model folder (config.json, weights, vocab.txt, optional mathwp.json); None: the shipped default."""
+        import zoo
+
+        folder = Path(path) if path is not None else DEFAULT_MODEL
+        if not (folder / "vocab.txt").is_file():
+            raise FileNotFoundError(f"{folder} is not a mathwp model folder (no vocab.txt)")
+        settings = {}
+        if (folder / SETTINGS_FILE).is_file():
+            settings = json.loads((folder / SETTINGS_FILE).read_text(encoding="utf-8"))
+        model = zoo.from_pretrained(str(folder), head="mlm", attention="unilm")
+        if device is not None:
+            model = model.to(device)
+        return cls(model, load_tokenizer(folder / "vocab.txt"), **settings)
+
+    def save_pretrained(self, folder: str | Path) -> None:
+        """Write the model, its vocab and the solver settings, loadable by `from_pretrained`."""
+        folder = Path(folder)
+        self.model.save_pretrained(str(folder))
+        save_vocab(self.tokenizer, folder / "vocab.txt")
+        settings = {"maxlen": self.maxlen, "max_new_tokens": self.max_new_tokens}
+        (folder / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+
+    def _encode(self, result: SolveResult) -> list[int]:
+        """Prompt ids "[CLS] question [SEP]", truncated to maxlen with a warning."""
+        n_tokens = len(self.tokenizer.tokenize(result.question))
+        if n_tokens > self.maxlen:
+            msg = f"question has {n_tokens} tokens; truncated to the model limit of {self.maxlen}"
+            result.warnings.append(msg)
+            warnings.warn(msg, stacklevel=3)
+        ids, _ = self.tokenizer.encode(result.question, maxlen=self.maxlen)
+        return ids
+
+    @torch.no_grad()
+    def _generate(self, prompts: list[list[int]], beam_size: int) -> list[list[int]]:
+        """Batched greedy/beam decoding of left-padded prompts; returns the new ids per prompt."""
+        import zoo
+
+        device = next(self.model.parameters()).device
+        width = max(len(p) for p in prompts)
+        ids = torch.zeros(len(prompts), width, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for row, p in enumerate(prompts):
+            ids[row, width - len(p) :] = torch.as_tensor(p)
+            mask[row, width - len(p) :] = 1
+        sep = self.tokenizer.token_to_id("[SEP]")
+        out = zoo.generate(
+            self.model,
+            ids.to(device),
+            token_type_ids=torch.zeros_like(ids).to(device),
+            attention_mask=mask.to(device),
+            max_new_tokens=self.max_new_tokens,
+            eos_token_id=sep,
+            pad_token_id=0,
+            num_beams=beam_size,
+            beam_mode="bert4keras",
+        )
+        return out.tolist()
+
+    def solve(
+        self, questions: str | list[str], beam_size: int = 1, batch_size: int = 16, progress: bool = False
+    ) -> list[SolveResult]:
+        """Solve each question; never raises for a bad question (the result carries the error or warning)."""
+        if isinstance(questions, str):
+            questions = [questions]
+        if beam_size < 1 or batch_size < 1:
+            raise ValueError("beam_size and batch_size must be >= 1")
+        results = []
+        for q in questions:
+            if not isinstance(q, str):
+                raise ValueError(f"questions must be strings, got {type(q).__name__}")
+            results.append(SolveResult(question=q.strip()))
+        todo = [r for r in results if self._check(r)]
+        batches = range(0, len(todo), batch_size)
+        if progress:
+            from tqdm.auto import tqdm
+
+            batches = tqdm(batches, desc="solving", unit="batch")
+        for start in batches:
+            chunk = todo[start : start + batch_size]
+            generated = self._generate([self._encode(r) for r in chunk], beam_size)
+            for r, ids in zip(chunk, generated):
+                r.expression = decode_expression(self.tokenizer, ids)
+                r.value, r.answer, r.error = evaluate_expression(r.expression)
+        return results
+
+    @staticmethod
+    def _check(result: SolveResult) -> bool:
+        """Whether the question goes to the model; records errors/warnings for odd questions."""
+        if not result.question:
+            result.error = "empty question"
+            return False
+        if not _DIGIT.search(result.question):
+            result.warnings.append("question contains no digits; the model copies numbers from the question")
+        return True
+
+
+def save_vocab(tokenizer, path: Path) -> None:
+    """Write the tokenizer's vocab as vocab.txt (one token per line, id = line index)."""
+    tokens = [tokenizer.id_to_token(i) for i in range(len(tokenizer))]
+    path.write_text("\n".join(tokens) + "\n", encoding="utf-8")

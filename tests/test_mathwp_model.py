@@ -1,0 +1,180 @@
+"""mathwp model side: §8.6 encoding, target-masked UniLM loss, Solver round trip on a tiny random model,
+bad input, eval/train scripts and the `zoo solve` CLI."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import DATA, REPO, VOCAB
+
+import zoo
+from mathwp import Solver
+from mathwp.data import prepared, read_problems
+from mathwp.seq2seq import collate, decode_expression, encode_pair, load_tokenizer, target_mask, unilm_loss
+from mathwp.solver import evaluate_expression
+
+sys.path.insert(0, str(REPO / "scripts"))
+import eval_mathwp  # noqa: E402
+import train_mathwp  # noqa: E402
+
+APE_VOCAB = VOCAB / "derived" / "ape210k_simplified_vocab.txt"
+QUESTION = "学校把135本练习本平均分给3个班，每班多少本？"
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return load_tokenizer(APE_VOCAB)
+
+
+def tiny_model(tokenizer, seed=0):
+    torch.manual_seed(seed)
+    config = zoo.ZooConfig(
+        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=64, max_position_embeddings=256, type_vocab_size=2, attention="unilm",
+    )  # fmt: skip
+    return zoo.ZooForLM(config).eval()
+
+
+@pytest.fixture(scope="module")
+def model_dir(tokenizer, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mathwp_tiny")
+    Solver(tiny_model(tokenizer), tokenizer, max_new_tokens=8).save_pretrained(folder)
+    return folder
+
+
+def test_encoding_vector(tokenizer):
+    ids, segs = encode_pair(tokenizer, QUESTION, "135/3")
+    assert ids == [2, 2008, 3311, 2726, 8805, 3213, 5196, 637, 3213, 2296, 1670, 1044, 5212, 22, 600, 4306, 7922,
+                   3578, 4306, 1812, 2106, 3213, 7941, 3, 8805, 18, 22, 3]  # fmt: skip
+    assert segs == [0] * 24 + [1] * 4
+    assert tokenizer.ids_to_tokens(ids[24:]) == ["135", "/", "3", "[SEP]"]
+    assert decode_expression(tokenizer, tokenizer.tokens_to_ids(["56", "*", "1", "/", "4", "+", "1", "/", "2"])) == (
+        "56*1/4+1/2"
+    )
+    assert decode_expression(tokenizer, tokenizer.tokens_to_ids(["3", "[SEP]", "+", "1"])) == "3"
+
+
+def _batch(tokenizer):
+    pairs = [(QUESTION, "135/3"), ("一根电线长56米，用去1/4，还剩多少米？", "56*(1-1/4)")]
+    return collate([dict(zip(["input_ids", "token_type_ids"], encode_pair(tokenizer, q, e))) for q, e in pairs])
+
+
+def test_target_mask_covers_expression_and_final_sep(tokenizer):
+    batch = _batch(tokenizer)
+    mask = target_mask(batch)
+    assert mask[0].nonzero().flatten().tolist() == [23, 24, 25, 26]  # predicted at [SEP]...: 135 / 3 [SEP]
+    assert mask.sum(1).tolist() == [4, int(batch["token_type_ids"][1].sum())]
+
+
+def test_unilm_loss_is_masked_cross_entropy(tokenizer):
+    model = tiny_model(tokenizer)
+    batch = _batch(tokenizer)
+    logits = model(**batch).logits[:, :-1]
+    mask = target_mask(batch)
+    expected = F.cross_entropy(logits[mask], batch["input_ids"][:, 1:][mask])
+    assert torch.allclose(unilm_loss(model, batch), expected, atol=1e-5)
+    # targets see the question (changing it changes the loss) but not later target tokens
+    altered = {k: v.clone() for k, v in batch.items()}
+    altered["input_ids"][0, 5] = 100
+    assert unilm_loss(model, altered).item() != unilm_loss(model, batch).item()
+    altered = {k: v.clone() for k, v in batch.items()}
+    altered["input_ids"][0, 26] = 100
+    changed = model(**altered).logits[0, :-1] - logits[0]
+    assert changed[23:26].abs().max() < 1e-5 and changed[26].abs().max() > 1e-5
+
+
+def test_solver_round_trip(tokenizer, model_dir):
+    solver = Solver(tiny_model(tokenizer), tokenizer, max_new_tokens=8)
+    loaded = Solver.from_pretrained(model_dir)
+    questions = [QUESTION, "一根电线长56米，第一次用去1/4，第二次用去1/2米，现在比原来短了多少米？", "3个苹果"]
+    batched = loaded.solve(questions, batch_size=3)
+    assert [r.expression for r in batched] == [r.expression for r in solver.solve(questions, batch_size=1)]
+    assert [r.expression for r in loaded.solve(questions, batch_size=2, beam_size=2)] == [
+        r.expression for q in questions for r in loaded.solve(q, beam_size=2)
+    ]
+    for r in batched:
+        assert isinstance(r.expression, str)
+        assert (r.value is None) == (r.error is not None)
+        json.dumps(r.to_dict(), ensure_ascii=False)
+
+
+def test_solver_learns_to_copy(tokenizer):
+    """Overfit four problems: the trained solver must produce the exact gold expressions and answers."""
+    samples = [s for _, s in prepared(read_problems(DATA / "ape210k" / "valid.ape.json")[:4])]
+    batch = collate([dict(zip(["input_ids", "token_type_ids"], encode_pair(tokenizer, q, e))) for q, e, _ in samples])
+    model = tiny_model(tokenizer, seed=1).train()
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(150):
+        loss = unilm_loss(model, batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    results = Solver(model, tokenizer, max_new_tokens=24).solve([q for q, _, _ in samples], batch_size=4)
+    assert [r.expression for r in results] == [e for _, e, _ in samples]
+    assert all(r.error is None for r in results)
+
+
+def test_bad_questions(tokenizer, model_dir, recwarn):
+    solver = Solver.from_pretrained(model_dir)
+    solver.maxlen = 40
+    empty, no_digits, long, english = solver.solve(["  ", "小明有几个苹果？", "一" * 100 + "3个", "What is 3 plus 4?"])
+    assert empty.error == "empty question" and empty.expression is None
+    assert any("no digits" in w for w in no_digits.warnings)
+    assert any("truncated" in w for w in long.warnings) and long.expression is not None
+    assert english.expression is not None
+    assert any("truncated" in str(w.message) for w in recwarn)
+    with pytest.raises(ValueError):
+        solver.solve([None])
+
+
+def test_refused_expression_keeps_reason():
+    value, answer, error = evaluate_expression("9**9**9**9")
+    assert value is None and answer is None and "exponent" in error
+    assert evaluate_expression("(1+1/4)*2") == (pytest.approx(2.5), "2.5", None)
+
+
+def test_eval_script_json_line(model_dir, capsys):
+    assert eval_mathwp.main(["--data", str(DATA / "ape210k" / "valid.ape.json"), "--model", str(model_dir),
+                             "--limit", "6", "--batch-size", "4"]) == 0  # fmt: skip
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["records"] == 6 and summary["evaluated"] == 6
+    assert 0.0 <= summary["accuracy"] <= 1.0 and summary["correct"] <= 6
+
+
+def test_cli_solve(model_dir, capsys):
+    from zoo.cli import main
+
+    assert main(["solve", "--model", str(model_dir), "--json", QUESTION, ""]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert [r["question"] for r in lines] == [QUESTION, ""]
+    assert lines[1]["error"] == "empty question"
+    assert main(["solve", "--model", str(model_dir)]) == 2
+
+
+def test_train_script_smoke(tmp_path):
+    lines = (DATA / "ape210k" / "valid.ape.json").read_text(encoding="utf-8").splitlines()[:24]
+    data = tmp_path / "mini.jsonl"
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "run"
+    assert train_mathwp.main(["--data", str(data), "--output", str(out), "--dev-size", "4", "--hidden", "32",
+                              "--layers", "2", "--heads", "4", "--intermediate", "64", "--max-steps", "4",
+                              "--batch-size", "8", "--warmup-steps", "0"]) == 0  # fmt: skip
+    assert len((out / "dev_ids.txt").read_text().split()) == 4
+    solver = Solver.from_pretrained(out / "final")
+    assert len(solver.solve(QUESTION)) == 1
+
+
+def test_default_model_path_error(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        Solver.from_pretrained(tmp_path)
+
+
+def test_shipped_model_loads_if_present():
+    default = Path(__import__("mathwp").__file__).parent / "models" / "default"
+    if not (default / "config.json").is_file():
+        pytest.skip("shipped model not trained yet")
+    result = Solver.from_pretrained().solve(QUESTION)[0]
+    assert result.expression is not None
