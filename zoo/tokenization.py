@@ -1,0 +1,452 @@
+"""The bert4keras char/WordPiece tokenizer (pinned to bert4keras 0.8.8, spec §0.1), with offsets.
+
+Behaviour that changed between bert4keras versions follows 0.8.8:
+- an unmatched WordPiece position emits that single character (``##`` if not first) and continues, so only
+  that piece becomes [UNK] (HEAD emits the whole word as-is);
+- there is no 200-character word limit.
+``truncate_from="left"`` (HEAD only) is supported as well; it changes nothing unless asked for.
+
+Offsets: every token gets ``(start, end)`` character offsets into the *original* text, also when lowercasing
+or accent stripping changed the text that the rules run on.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Union
+
+__all__ = ["Tokenizer", "load_vocab", "simplify_vocab", "is_cjk_character", "is_punctuation"]
+
+PathLike = Union[str, os.PathLike]
+Piece = tuple[str, int, int]
+
+_CJK_RANGES = (
+    (0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
+    (0x2B740, 0x2B81F), (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F),
+)
+# bert4keras Tokenizer._cjk_punctuation(): decode removes the space after these.
+_CJK_PUNCTUATION = (
+    "\uff02\uff03\uff04\uff05\uff06\uff07\uff08\uff09\uff0a\uff0b\uff0c\uff0d\uff0f\uff1a\uff1b\uff1c\uff1d\uff1e"
+    "\uff20\uff3b\uff3c\uff3d\uff3e\uff3f\uff40\uff5b\uff5c\uff5d\uff5e\uff5f\uff60\uff62\uff63\uff64\u3000\u3001"
+    "\u3003\u3008\u3009\u300a\u300b\u300c\u300d\u300e\u300f\u3010\u3011\u3014\u3015\u3016\u3017\u3018\u3019\u301a"
+    "\u301b\u301c\u301d\u301e\u301f\u3030\u303e\u303f\u2013\u2014\u2018\u2019\u201b\u201c\u201d\u201e\u201f\u2026"
+    "\u2027\ufe4f\ufe51\ufe54\u00b7\uff01\uff1f\uff61\u3002"
+)
+_DECODE_NO_SPACE_AFTER = re.compile("(%s) " % "|".join(re.escape(p) for p in _CJK_PUNCTUATION + "+-/={(<["))
+_DECODE_CONTRACTION = re.compile("' (re|m|s|t|ve|d|ll) ")
+_DECODE_DECIMAL = re.compile(r"(\d\.) (\d)")
+_SPACES = re.compile(" +")
+
+# Category So in the Unicode 5.2 of Python 2 (bojone's vocab builds), Po since Unicode 6.1.
+_LEGACY_SYMBOLS = frozenset("\u00a7\u00b6")
+
+# Character classes of the basic split (spec §0.1 step 3).
+_KEEP, _SPLIT, _SPACE, _DROP = 0, 1, 2, 3
+
+
+def is_cjk_character(ch: str) -> bool:
+    """bert4keras ``_is_cjk_character``: the CJK Unified Ideograph blocks (not CJK punctuation)."""
+    code = ord(ch)
+    return any(lo <= code <= hi for lo, hi in _CJK_RANGES)
+
+
+def is_punctuation(ch: str) -> bool:
+    """bert4keras ``_is_punctuation``: ASCII symbols or any Unicode category P*."""
+    code = ord(ch)
+    return (
+        33 <= code <= 47 or 58 <= code <= 64 or 91 <= code <= 96 or 123 <= code <= 126
+        or unicodedata.category(ch).startswith("P")
+    )
+
+
+def _is_space(ch: str) -> bool:
+    return ch in " \n\r\t" or unicodedata.category(ch) == "Zs"
+
+
+def _char_class(ch: str, cache: dict[str, int] = {}) -> int:  # noqa: B006 - deliberate memo
+    kind = cache.get(ch)
+    if kind is None:
+        if is_punctuation(ch) or is_cjk_character(ch):
+            kind = _SPLIT
+        elif _is_space(ch):
+            kind = _SPACE
+        elif ord(ch) in (0, 0xFFFD) or unicodedata.category(ch) in ("Cc", "Cf"):
+            kind = _DROP
+        else:
+            kind = _KEEP
+        cache[ch] = kind
+    return kind
+
+
+def _is_special(token: str) -> bool:
+    return bool(token) and token[0] == "[" and token[-1] == "]"
+
+
+def _stem(token: str) -> str:
+    return token[2:] if token[:2] == "##" else token
+
+
+def load_vocab(path: PathLike, encoding: str = "utf-8", simplified: bool = False,
+               startswith: Sequence[str] | None = None):
+    """Read a vocab.txt: token = first whitespace-separated field of each line, id = line index.
+
+    Lines are split like bert4keras (Python text mode: ``\\n``, ``\\r`` and ``\\r\\n`` end a line; a line holding
+    only whitespace such as U+2028 is the token ``""``). If a token occurs twice the later line wins for
+    token -> id. With ``simplified=True`` returns ``simplify_vocab(vocab, startswith)``.
+    """
+    vocab: dict[str, int] = {}
+    with open(path, encoding=encoding) as reader:
+        for index, line in enumerate(reader):
+            fields = line.split()
+            vocab[fields[0] if fields else line.strip()] = index
+    if not vocab:
+        raise ValueError(f"vocab file {path} is empty")
+    if simplified:
+        return simplify_vocab(vocab, startswith)
+    return vocab
+
+
+def simplify_vocab(vocab: Mapping[str, int], startswith: Sequence[str] | None = None
+                   ) -> tuple[dict[str, int], list[int]]:
+    """bert4keras ``load_vocab(simplified=True)``: drop tokens that can never be produced for Chinese text.
+
+    The ``startswith`` tokens come first, in that order; then every other token in id order unless it is longer
+    than one character and (after a leading ``##``) contains a CJK or punctuation character.
+    Punctuation here uses the Unicode 5.2 categories of the Python 2 that built the released vocabs: § and ¶
+    (category So before Unicode 6.1) are not punctuation, so ``##§`` is kept as in the WoBERT base vocab and the
+    13585/13586-token simplified Google vocab.
+    Returns ``(new_vocab, keep_tokens)`` with ``keep_tokens[new_id] = old_id``.
+    """
+    new_vocab: dict[str, int] = {}
+    keep_tokens: list[int] = []
+    for token in startswith or ():
+        if token not in vocab:
+            raise ValueError(f"startswith token {token!r} is not in the vocab")
+        if token not in new_vocab:
+            new_vocab[token] = len(new_vocab)
+            keep_tokens.append(vocab[token])
+    for token, old_id in sorted(vocab.items(), key=lambda item: item[1]):
+        if token in new_vocab:
+            continue
+        if len(token) > 1 and any(
+            is_cjk_character(c) or (is_punctuation(c) and c not in _LEGACY_SYMBOLS) for c in _stem(token)
+        ):
+            continue
+        new_vocab[token] = len(new_vocab)
+        keep_tokens.append(old_id)
+    return new_vocab, keep_tokens
+
+
+def _lowercase_and_normalize(text: str) -> str:
+    """lower(), NFD, drop category Mn: exactly bert4keras' do_lower_case step."""
+    text = unicodedata.normalize("NFD", text.lower())
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
+
+
+def normalize_with_map(text: str) -> tuple[str, list[int] | None]:
+    """Normalized text and, for each of its characters, the index of the original character it came from.
+
+    The map is None when normalization changed nothing (the common case, so it is cheap).
+    """
+    lowered = text.lower()
+    if lowered.isascii() or (unicodedata.is_normalized("NFD", lowered) and not _has_mn(lowered)):
+        if len(lowered) == len(text):
+            return lowered, None
+    exact = _lowercase_and_normalize(text)
+    pieces, index_map = [], []
+    for i, ch in enumerate(text):
+        piece = _lowercase_and_normalize(ch)
+        pieces.append(piece)
+        index_map.extend([i] * len(piece))
+    approx = "".join(pieces)
+    if approx == exact:
+        return exact, index_map
+    # Context-dependent rules (final sigma, mark reordering): align the exact text to the per-char one.
+    aligned = [0] * len(exact)
+    last = 0
+    matcher = difflib.SequenceMatcher(None, approx, exact, autojunk=False)
+    for tag, a0, a1, b0, b1 in matcher.get_opcodes():
+        for k in range(b0, b1):
+            if tag == "equal":
+                last = index_map[a0 + k - b0]
+            elif a0 < a1:
+                last = index_map[min(a0 + k - b0, a1 - 1)]
+            aligned[k] = last
+    return exact, aligned
+
+
+_MN_RE: re.Pattern | None = None
+
+
+def _has_mn(text: str) -> bool:
+    """Whether ``text`` holds a nonspacing mark (category Mn), without a Python loop over ``text``."""
+    global _MN_RE
+    if _MN_RE is None:
+        ranges, start, prev = [], None, None
+        for code in [*range(0x20000), *range(0xE0000, 0xE1000)]:  # planes holding Mn characters
+            if unicodedata.category(chr(code)) == "Mn":
+                if start is None or code != prev + 1:
+                    if start is not None:
+                        ranges.append((start, prev))
+                    start = code
+                prev = code
+        ranges.append((start, prev))
+        _MN_RE = re.compile("[%s]" % "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges))
+    return _MN_RE.search(text) is not None
+
+
+def _read_pre_tokenizer(pre_tokenize) -> Callable[[str], list[Piece]] | None:
+    """Accept a bert4keras-style ``pre_tokenize(text) -> iterable of str`` or an object with
+    ``cut_with_offsets`` (e.g. ``zoo.segmentation.Segmenter``) and return a function giving offsets."""
+    if pre_tokenize is None:
+        return None
+    with_offsets = getattr(pre_tokenize, "cut_with_offsets", None)
+    if with_offsets is not None:
+        return with_offsets
+    if not callable(pre_tokenize):
+        raise TypeError("pre_tokenize must be a callable text -> pieces or have a cut_with_offsets method")
+
+    def pieces_with_offsets(text: str) -> list[Piece]:
+        out, pos = [], 0
+        for piece in pre_tokenize(text):
+            if not piece:
+                continue
+            if text.startswith(piece, pos):
+                start = pos
+            else:
+                start = text.find(piece, pos)
+                if start < 0:
+                    raise ValueError(f"pre_tokenize produced {piece!r}, which is not in the text")
+            pos = start + len(piece)
+            out.append((piece, start, pos))
+        return out
+
+    return pieces_with_offsets
+
+
+class Tokenizer:
+    """bert4keras ``Tokenizer`` (0.8.8 semantics) with character offsets into the input.
+
+    ``vocab`` is a vocab.txt path or a dict token -> id. ``pre_tokenize`` (e.g. a jieba ``Segmenter``) runs on
+    the lowercased text; a piece that is a vocab token is one token, any other piece goes through the basic
+    split + WordPiece on its own (never through a second pre-tokenization).
+    """
+
+    def __init__(self, vocab: PathLike | Mapping[str, int], do_lower_case: bool = True, pre_tokenize=None,
+                 token_start: str | None = "[CLS]", token_end: str | None = "[SEP]",
+                 token_unk: str = "[UNK]", token_pad: str = "[PAD]", token_mask: str = "[MASK]",
+                 cache_size: int = 200_000):
+        if isinstance(vocab, (str, os.PathLike)):
+            vocab = load_vocab(vocab)
+        if not isinstance(vocab, Mapping) or not vocab:
+            raise ValueError("vocab must be a non-empty mapping token -> id or a vocab file path")
+        self.vocab: dict[str, int] = dict(vocab)
+        self._inv = {i: t for t, i in self.vocab.items()}
+        self.do_lower_case = do_lower_case
+        self.pre_tokenize = pre_tokenize
+        self._pieces = _read_pre_tokenizer(pre_tokenize)
+        self.token_start, self.token_end = token_start, token_end
+        self.token_unk, self.token_pad, self.token_mask = token_unk, token_pad, token_mask
+        if token_unk not in self.vocab:
+            raise ValueError(f"the unknown token {token_unk!r} is not in the vocab")
+        self.unk_id = self.vocab[token_unk]
+        self.pad_id = self.vocab.get(token_pad)
+        self.mask_id = self.vocab.get(token_mask)
+        self.start_id = self.vocab.get(token_start) if token_start else None
+        self.end_id = self.vocab.get(token_end) if token_end else None
+        self._cache: dict[str, list[Piece]] = {}
+        self._cache_size = cache_size
+
+    # ---- vocabulary ----
+    def __len__(self) -> int:
+        return len(self._inv)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self._inv)
+
+    def token_to_id(self, token: str) -> int:
+        return self.vocab.get(token, self.unk_id)
+
+    def tokens_to_ids(self, tokens: Iterable[str]) -> list[int]:
+        get, unk = self.vocab.get, self.unk_id
+        return [get(t, unk) for t in tokens]
+
+    def id_to_token(self, i: int) -> str:
+        try:
+            return self._inv[int(i)]
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(f"token id {i!r} is not in the vocab (size {len(self._inv)})") from None
+
+    def ids_to_tokens(self, ids: Iterable[int]) -> list[str]:
+        return [self.id_to_token(i) for i in ids]
+
+    # ---- tokenization ----
+    def tokenize(self, text: str, maxlen: int | None = None) -> list[str]:
+        """Tokens with [CLS] ... [SEP]; ``maxlen`` truncates just before [SEP] like bert4keras."""
+        tokens = [t for t, _, _ in self.tokenize_with_offsets(text)]
+        if self.token_start is not None:
+            tokens.insert(0, self.token_start)
+        if self.token_end is not None:
+            tokens.append(self.token_end)
+        if maxlen is not None:
+            self._truncate(maxlen, tokens, None, -(int(self.token_end is not None) + 1))
+        return tokens
+
+    def tokenize_with_offsets(self, text: str) -> list[Piece]:
+        """``(token, start, end)`` for every token of ``text`` (no [CLS]/[SEP]); offsets index ``text``."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be str, got {type(text).__name__}")
+        if self.do_lower_case:
+            norm, index_map = normalize_with_map(text)
+        else:
+            norm, index_map = text, None
+        if self._pieces is None:
+            out = self._basic_wordpiece(norm, 0)
+        else:
+            out = self._pretokenized(norm)
+        if index_map is None:
+            return out
+        return [(t, index_map[s], index_map[e - 1] + 1) for t, s, e in out]
+
+    def _pretokenized(self, norm: str) -> list[Piece]:
+        vocab, cache = self.vocab, self._cache
+        out: list[Piece] = []
+        append, extend = out.append, out.extend
+        for piece, start, end in self._pieces(norm):
+            if piece in vocab:
+                append((piece, start, end))
+                continue
+            rel = cache.get(piece)
+            if rel is None:
+                rel = self._basic_wordpiece(piece, 0)
+                if len(cache) >= self._cache_size:
+                    cache.clear()
+                cache[piece] = rel
+            if start:
+                extend([(t, s + start, e + start) for t, s, e in rel])
+            else:
+                extend(rel)
+        return out
+
+    def _basic_wordpiece(self, text: str, offset: int) -> list[Piece]:
+        """Basic split (punctuation/CJK alone, whitespace separates, controls dropped) then WordPiece."""
+        out: list[Piece] = []
+        word_start, chars = -1, []
+        for i, ch in enumerate(text):
+            kind = _char_class(ch)
+            if kind == _KEEP:
+                if word_start < 0:
+                    word_start, chars = i, []
+                chars.append(i)
+                continue
+            if word_start >= 0:
+                out.extend(self._wordpiece(text, chars, offset))
+                word_start = -1
+            if kind == _SPLIT:
+                out.append((ch, offset + i, offset + i + 1))
+        if word_start >= 0:
+            out.extend(self._wordpiece(text, chars, offset))
+        return out
+
+    def _wordpiece(self, text: str, positions: list[int], offset: int) -> list[Piece]:
+        """Greedy longest-match-first WordPiece (0.8.8: an unmatched position emits that one character).
+
+        ``positions`` are the indices of the word's characters in ``text`` (dropped control characters may sit
+        between them, as in bert4keras where they are removed before the split).
+        """
+        word = "".join(text[p] for p in positions)
+        vocab = self.vocab
+        if word in vocab:
+            return [(word, offset + positions[0], offset + positions[-1] + 1)]
+        out: list[Piece] = []
+        start, n = 0, len(word)
+        while start < n:
+            stop = n
+            while stop > start:
+                sub = word[start:stop]
+                if start > 0:
+                    sub = "##" + sub
+                if sub in vocab:
+                    break
+                stop -= 1
+            if start == stop:
+                stop += 1
+            out.append((sub, offset + positions[start], offset + positions[stop - 1] + 1))
+            start = stop
+        return out
+
+    # ---- encode / decode ----
+    @staticmethod
+    def _truncate(maxlen: int, first: list, second: list | None, pop_index: int) -> None:
+        """Pop from the longer sequence (ties: the first) at ``pop_index`` until the total fits."""
+        second = second if second is not None else []
+        while len(first) + len(second) > maxlen:
+            if len(first) >= len(second):
+                if not first:
+                    break
+                first.pop(pop_index)
+            else:
+                second.pop(pop_index)
+
+    def encode(self, first: str | list[str], second: str | list[str] | None = None, maxlen: int | None = None,
+               pattern: str = "S*E*E", truncate_from: str | int = "right") -> tuple[list[int], list[int]]:
+        """bert4keras ``encode``: ``(token_ids, segment_ids)``; texts or token lists (with their specials)."""
+        first_tokens, second_tokens = self._encode_tokens(first, second, maxlen, pattern, truncate_from)
+        ids = self.tokens_to_ids(first_tokens)
+        segments = [0] * len(ids)
+        if second_tokens is not None:
+            ids.extend(self.tokens_to_ids(second_tokens))
+            segments.extend([1] * len(second_tokens))
+        return ids, segments
+
+    def _encode_tokens(self, first, second, maxlen, pattern, truncate_from):
+        if pattern not in ("S*E*E", "S*ES*E"):
+            raise ValueError(f"pattern must be 'S*E*E' or 'S*ES*E', got {pattern!r}")
+        if maxlen is not None and (not isinstance(maxlen, int) or maxlen < 2):
+            raise ValueError(f"maxlen must be an int >= 2, got {maxlen!r}")
+        first_tokens = self.tokenize(first) if isinstance(first, str) else list(first)
+        second_tokens = None
+        if second is not None:
+            second_tokens = self.tokenize(second) if isinstance(second, str) else list(second)
+        if maxlen is not None:
+            if truncate_from == "right":
+                index = -int(self.token_end is not None) - 1
+            elif truncate_from == "left":
+                index = int(self.token_start is not None)
+            elif isinstance(truncate_from, int):
+                index = truncate_from
+            else:
+                raise ValueError(f"truncate_from must be 'right', 'left' or an int, got {truncate_from!r}")
+            if second is not None and pattern == "S*E*E":
+                maxlen += 1
+            self._truncate(maxlen, first_tokens, second_tokens, index)
+        if second is not None and pattern == "S*E*E" and isinstance(second, str):
+            second_tokens = second_tokens[int(bool(self.token_start)):]
+        return first_tokens, second_tokens
+
+    def decode(self, ids: Iterable[int], tokens: list[str] | None = None) -> str:
+        """bert4keras ``decode``: drop [..] tokens, glue CJK and ## pieces, space ASCII words (spec §0.1)."""
+        tokens = tokens or self.ids_to_tokens(ids)
+        tokens = [t for t in tokens if not _is_special(t)]
+        text = ""
+        for i, token in enumerate(tokens):
+            if token[:2] == "##":
+                text += token[2:]
+            elif len(token) == 1 and is_cjk_character(token):
+                text += token
+            elif len(token) == 1 and is_punctuation(token):
+                text += token + " "
+            elif i > 0 and text and is_cjk_character(text[-1]):
+                text += token
+            else:
+                text += " " + token
+        text = _SPACES.sub(" ", text)
+        text = _DECODE_CONTRACTION.sub("'\\1 ", text)
+        text = _DECODE_NO_SPACE_AFTER.sub("\\1", text)
+        text = _DECODE_DECIMAL.sub("\\1\\2", text)
+        return text.strip()
