@@ -92,7 +92,8 @@ class Summarizer:
                    threshold=spec.get("threshold"), device=device, **merged)
 
     def save_pretrained(self, folder: str | Path, user_dict: str | Path | None = OFFICIAL_USER_DICT) -> None:
-        """Write the pipeline folder (generator, extractor, options, user dictionary; shared encoder only)."""
+        """Write the pipeline folder: generator (+ vocab), extractor and clause encoder when present, options
+        and the user dictionary."""
         from .vocab import save_vocab
 
         folder = Path(folder)
@@ -101,10 +102,12 @@ class Summarizer:
         save_vocab(self.tokenizer.vocab, folder / "generator" / "vocab.txt")
         spec = {"generator": "generator", "threshold": self.threshold, "options": self.options}
         if self.extractor is not None:
-            if self.encoder is not self.generator.zoo:
-                raise ValueError("save_pretrained stores pipelines whose encoder is the generator backbone")
             self.extractor.save_pretrained(folder / "extractor")
             spec.update(extractor="extractor", encoder="generator")
+            if self.encoder is not self.generator.zoo:
+                self.encoder.save_pretrained(folder / "encoder")
+                save_vocab(self.encoder_tokenizer.vocab, folder / "encoder" / "vocab.txt")
+                spec["encoder"] = "encoder"
         if user_dict:
             (folder / "user_dict.txt").write_bytes(Path(user_dict).read_bytes())
             spec["user_dict"] = "user_dict.txt"
