@@ -1,0 +1,87 @@
+"""`zoo chat` (one-shot and interactive), scripts/eval_dialog.py and scripts/train_dialog.py smoke runs."""
+
+import io
+import json
+import sys
+
+import pytest
+from _dialog_helpers import CONTEXT, nezha_model
+from conftest import DATA, REPO
+
+import zoo.cli
+
+TOY = DATA / "lccc" / "cdial_gpt_toy" / "toy_data.json"
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("chat_model")
+    nezha_model(folder)
+    return folder
+
+
+def test_once_json(model_dir, capsys):
+    rc = zoo.cli.main(["chat", "--model", str(model_dir), "--once", *CONTEXT, "--seed", "3", "--json",
+                       "--max-new-tokens", "6"])
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert rc == 0 and out["history"] == CONTEXT and out["family"] == "nezha-gpt"
+    from dialog import ChatBot
+
+    assert out["reply"] == ChatBot.from_pretrained(model_dir).reply(CONTEXT, seed=3, max_new_tokens=6)
+
+
+def test_once_from_stdin(model_dir, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(CONTEXT, ensure_ascii=False)))
+    assert zoo.cli.main(["chat", "--model", str(model_dir), "--once", "-", "--greedy", "--max-new-tokens", "5"]) == 0
+    first = capsys.readouterr().out
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(CONTEXT) + "\n"))
+    assert zoo.cli.main(["chat", "--model", str(model_dir), "--once", "--greedy", "--max-new-tokens", "5"]) == 0
+    assert capsys.readouterr().out == first
+
+
+def test_interactive_reset_and_quit(model_dir, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("你好\n/reset\n在吗\n/quit\n不会读到这里\n"))
+    assert zoo.cli.main(["chat", "--model", str(model_dir), "--seed", "1", "--max-new-tokens", "4"]) == 0
+    captured = capsys.readouterr()
+    assert "(new conversation)" in captured.err
+    assert captured.out.count("\n") == 2  # two replies, nothing after /quit
+
+
+def test_cli_errors(model_dir, capsys, tmp_path):
+    assert zoo.cli.main(["chat", "--model", str(tmp_path / "none"), "--once", "hi"]) == 2
+    assert "error" in capsys.readouterr().err
+    bad = tmp_path / "h.json"
+    bad.write_text('["ok", 3]', encoding="utf-8")
+    assert zoo.cli.main(["chat", "--model", str(model_dir), "--file", str(bad)]) == 2
+
+
+def _run_script(name, args, capsys):
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        module = __import__(name)
+    finally:
+        sys.path.pop(0)
+    assert module.main(args) == 0
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_eval_script_json_line(model_dir, capsys):
+    metrics = _run_script("eval_dialog", ["--data", str(TOY), "--split", "valid", "--model", str(model_dir),
+                                          "--limit", "6", "--max-new-tokens", "4", "--batch-size", "4"], capsys)
+    assert metrics["cases"] == 6
+    assert metrics["ppl"] > 1000  # random model over a 14k vocab
+    for key in ("bleu2", "bleu4", "distinct1", "distinct2"):
+        assert 0 <= metrics[key] <= 100
+
+
+def test_train_script_smoke(tmp_path, capsys):
+    out = tmp_path / "model"
+    metrics = _run_script("train_dialog", ["--data", str(TOY), "--split", "valid", "--dev-size", "20",
+                                           "--dev-eval", "4", "--limit", "24", "--max-steps", "3", "--batch-size",
+                                           "8", "--hidden", "32", "--layers", "1", "--intermediate", "64",
+                                           "--output", str(out), "--work-dir", str(tmp_path / "work")], capsys)
+    assert metrics["cases"] == 4 and metrics["size_mb"] < 25
+    assert {"config.json", "vocab.txt", "dialog_config.json", "README.md"} <= {p.name for p in out.iterdir()}
+    from dialog import ChatBot
+
+    assert isinstance(ChatBot.from_pretrained(out).reply(["你好"], max_new_tokens=3), str)
