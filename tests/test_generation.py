@@ -238,3 +238,13 @@ def test_model_generate_method_matches_function():
     model = tiny()
     ids = torch.tensor([[2, 8, 9]])
     assert torch.equal(model.generate(ids, max_new_tokens=5), generate(model, ids, max_new_tokens=5))
+
+
+def test_bfloat16_model_generates_and_caches_consistently():
+    model = tiny("unilm").to(torch.bfloat16)
+    ids, seg, mask = pad(prompts(2), left=True)
+    out = generate(model, ids, token_type_ids=seg, attention_mask=mask, max_new_tokens=6, num_beams=2,
+                   return_dict=True)
+    assert out.sequences.shape[0] == 2 and torch.isfinite(out.scores).all()
+    greedy = generate(model, ids, token_type_ids=seg, attention_mask=mask, max_new_tokens=6)
+    assert greedy.shape == (2, 6)
