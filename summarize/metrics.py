@@ -19,22 +19,16 @@ _WEIGHTS = {"rouge-1": 0.2, "rouge-2": 0.4, "rouge-l": 0.4}
 
 
 @lru_cache(maxsize=4)
-def _jieba(user_dict: str | None):
-    import logging
+def segmenter(user_dict: str | None = str(OFFICIAL_USER_DICT)):
+    """The shared exact jieba segmenter (HMM off) with one user dictionary, cached per dictionary."""
+    from zoo.segmentation import Segmenter
 
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    tok = jieba.Tokenizer()
-    if user_dict:
-        tok.load_userdict(user_dict)
-    tok.initialize()
-    return tok
+    return Segmenter(user_dicts=[user_dict] if user_dict else [], hmm=False)
 
 
 def cut_words(text: str, user_dict: str | Path | None = OFFICIAL_USER_DICT) -> list[str]:
     """jieba words with HMM off and the CAIL2020 user dictionary (SPACES' word unit)."""
-    return list(_jieba(str(user_dict) if user_dict else None).cut(text, HMM=False))
+    return segmenter(str(user_dict) if user_dict else None).cut(text)
 
 
 def _ngrams(words: Sequence[str], n: int) -> set[tuple[str, ...]]:

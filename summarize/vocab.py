@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from .metrics import OFFICIAL_USER_DICT, cut_words
+from .metrics import OFFICIAL_USER_DICT, segmenter
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
 
@@ -42,18 +42,8 @@ def save_vocab(vocab: dict[str, int], path: str | Path) -> None:
     Path(path).write_text("".join(t + "\n" for t in tokens), encoding="utf-8")
 
 
-class JiebaWords:
-    """bert4keras-style ``pre_tokenize``: jieba with HMM off and a user dictionary (SPACES' generator input)."""
-
-    def __init__(self, user_dict: str | Path | None = OFFICIAL_USER_DICT):
-        self.user_dict = user_dict
-
-    def __call__(self, text: str) -> list[str]:
-        return cut_words(text, self.user_dict)
-
-
 def word_tokenizer(vocab: str | Path | dict, user_dict: str | Path | None = OFFICIAL_USER_DICT):
     """The generator tokenizer: lowercase, jieba words (HMM off, user dict) that are vocab tokens, else chars."""
     from zoo.tokenization import Tokenizer
 
-    return Tokenizer(vocab, do_lower_case=True, pre_tokenize=JiebaWords(user_dict))
+    return Tokenizer(vocab, do_lower_case=True, pre_tokenize=segmenter(str(user_dict) if user_dict else None))
