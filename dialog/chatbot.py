@@ -25,8 +25,9 @@ GENERATE_OPTIONS = ("do_sample", "top_k", "top_p", "temperature", "max_new_token
                     "repetition_penalty", "no_repeat_ngram_size", "num_beams")
 
 
-def _is_cjk(ch: str) -> bool:
-    return "CJK" in unicodedata.name(ch, "") or unicodedata.category(ch).startswith("P") and ord(ch) > 0x2000
+def _is_settled(ch: str) -> bool:
+    """CJK characters and CJK-range punctuation: decode never changes text before them when tokens are added."""
+    return "CJK" in unicodedata.name(ch, "") or (unicodedata.category(ch).startswith("P") and ord(ch) > 0x2000)
 
 
 class ChatBot:
@@ -176,26 +177,16 @@ class ChatBot:
                 yield safe[len(emitted):]
                 emitted = safe
         final = self.tokenizer.decode(ids)
-        if final.startswith(emitted):
-            if len(final) > len(emitted):
-                yield final[len(emitted):]
-        else:  # cannot retract text already shown; keep the join equal to the streamed text
-            yield final[len(_common_prefix(final, emitted)):]
+        if final.startswith(emitted) and len(final) > len(emitted):
+            yield final[len(emitted):]
 
 
 def _stable_prefix(text: str) -> str:
-    """The part of a partial decode that later tokens cannot change: up to the last CJK character."""
+    """The part of a partial decode that later tokens cannot change: up to the last settled character."""
     for i in range(len(text) - 1, -1, -1):
-        if _is_cjk(text[i]):
+        if _is_settled(text[i]):
             return text[:i + 1]
     return ""
-
-
-def _common_prefix(a: str, b: str) -> str:
-    n = 0
-    while n < min(len(a), len(b)) and a[n] == b[n]:
-        n += 1
-    return a[:n]
 
 
 def _has_speakers(tokenizer) -> bool:

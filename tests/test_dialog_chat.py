@@ -113,3 +113,16 @@ def test_unknown_family_and_missing_vocab(folders, tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
     with pytest.raises(FileNotFoundError):
         ChatBot.from_pretrained(tmp_path)
+
+
+def test_stream_pieces_for_mixed_text(folders, monkeypatch):
+    """Latin words, digits and punctuation are held back until settled, so the pieces join to the full decode."""
+    import zoo.generation
+
+    bot = ChatBot.from_pretrained(folders[0] / "nezha")
+    tokens = ["我", "用", "iphone", "1", ".", "5", "年", "，", "ok", "!", "好", "…", "a", "[SEP]", "不"]
+    ids = [bot.tokenizer.token_to_id(t) for t in tokens]
+    monkeypatch.setattr(zoo.generation, "stream", lambda *a, **k: iter(ids))
+    pieces = list(bot.stream(["你好"]))
+    assert "".join(pieces) == bot.tokenizer.decode(ids[:13])
+    assert len(pieces) > 3 and all(pieces)
