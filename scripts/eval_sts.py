@@ -55,8 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"model {args.model or 'all-MiniLM-L6-v2'}, pooling {encoder.pooling}, fit "
           f"{'target' if fit == 'target' else ' '.join(args.fit)}, Spearman x 100\n")
     print(results_table(results))
-    metrics = {key: {"average": r["average"], "weighted_average": r["weighted_average"], **r["per_split"]}
+    metrics = {key: r if "error" in r else {"average": r["average"], "weighted_average": r["weighted_average"],
+                                            **r["per_split"]}
                for key, r in results.items() if key.startswith("k=")}
+    for key, r in metrics.items():
+        if "error" in r:
+            print(f"{key}: {r['error']}")
     print(json.dumps({"pooling": encoder.pooling, "fit": "target" if fit == "target" else args.fit,
                       "seconds": round(time.perf_counter() - start, 1), "sizes": results["sizes"],
                       "metrics": metrics}))

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import zoo
+from _whitening_helpers import make_tiny_folder
 from conftest import DATA, VOCAB
 from whitening import SentenceEncoder, Whitening
 from whitening.sts import read_sts
@@ -18,16 +19,7 @@ SENTENCES = ["今天天气很好，我想去公园玩。", "我爱北京天安�
 
 @pytest.fixture(scope="module")
 def tiny_folder(tmp_path_factory) -> Path:
-    """A tiny random zoo encoder with a pooler and a BERT Chinese tokenizer, saved as one folder."""
-    from transformers import BertTokenizerFast
-
-    folder = tmp_path_factory.mktemp("tiny_zoo")
-    torch.manual_seed(0)
-    cfg = zoo.ZooConfig(vocab_size=21128, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                        intermediate_size=64, max_position_embeddings=128, type_vocab_size=2)
-    zoo.ZooModel(cfg).save_pretrained(folder)
-    BertTokenizerFast(vocab=str(VOCAB / "bert_chinese_vocab.txt")).save_pretrained(folder)
-    return folder
+    return make_tiny_folder(tmp_path_factory.mktemp("tiny_zoo"))
 
 
 @pytest.fixture(scope="module")

@@ -186,7 +186,8 @@ def evaluate_sts(
     `embed` maps a list of sentences to vectors [N, dim]; every distinct sentence is embedded once.
     fit="target" fits on both sentences of every pair of every split, duplicates included, as the original
     (transductive, spec §6.3); otherwise fit on other sentences, precomputed vectors, or a fitted `Whitening`.
-    Returns {"k=<k>": {"per_split": {name: rho}, "average": ..., "weighted_average": ...}, "sizes": {...}}.
+    Returns {"k=<k>": {"per_split": {name: rho}, "average": ..., "weighted_average": ...}, "sizes": {...}};
+    a k the whitening cannot give (above the covariance rank without regularization) maps to {"error": message}.
     """
     if not splits:
         raise ValueError("no STS splits to evaluate")
@@ -207,7 +208,11 @@ def evaluate_sts(
         whitening = _fit_whitening(fit, target, embed, regularization)
     results: dict[str, dict] = {"sizes": sizes}
     for k in n_components:
-        projected = vectors if k == 0 else whitening.transform(vectors, n_components=k)
+        try:
+            projected = vectors if k == 0 else whitening.transform(vectors, n_components=k)
+        except ValueError as err:  # e.g. k above the covariance rank: reported, not fatal for the other k
+            results[f"k={k}"] = {"error": str(err)}
+            continue
         per_split = {s.name: spearman(s.scores, pair_cosines(projected[rows[s.name][0]], projected[rows[s.name][1]]))
                      for s in splits}
         results[f"k={k}"] = {"per_split": per_split, **summarize(per_split, sizes)}
@@ -215,12 +220,15 @@ def evaluate_sts(
 
 
 def results_table(results: dict[str, dict]) -> str:
-    """Markdown table: one row per k, one column per split (Spearman x 100), then both averages."""
+    """Markdown table: one row per k, one column per split (Spearman x 100), then both averages (n/a: error)."""
     keys = [k for k in results if k.startswith("k=")]
-    splits = list(results[keys[0]]["per_split"])
+    splits = list(results["sizes"])
     lines = ["| k | " + " | ".join(splits) + " | avg | weighted avg |", "|---" * (len(splits) + 3) + "|"]
     for key in keys:
         r = results[key]
+        if "error" in r:
+            lines.append(f"| {key[2:]} | " + " | ".join(["n/a"] * (len(splits) + 2)) + " |")
+            continue
         cells = [f"{100 * r['per_split'][s]:.2f}" for s in splits]
         lines.append(f"| {key[2:]} | " + " | ".join(cells) + f" | {100 * r['average']:.2f} | "
                      f"{100 * r['weighted_average']:.2f} |")
