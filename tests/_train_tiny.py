@@ -24,7 +24,7 @@ VOCAB, CLASSES = 40, 5
 
 
 class Tiny(nn.Module):
-    """Embedding -> mean -> LayerNorm -> dropout -> linear classifier."""
+    """Embedding -> mean -> LayerNorm -> dropout -> linear classifier (plus an unused layer)."""
 
     def __init__(self, hidden: int = 16, dropout: float = 0.1):
         super().__init__()
@@ -32,6 +32,7 @@ class Tiny(nn.Module):
         self.ln = nn.LayerNorm(hidden)
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(hidden, CLASSES)
+        self.pooler = nn.Linear(hidden, hidden)  # unused by the loss, like a pooler under an LM loss (DDP must cope)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.drop(self.ln(self.emb(x).mean(1))))

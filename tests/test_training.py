@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import warnings
@@ -49,6 +50,12 @@ def tiny_model(dropout: float = 0.0, dtype: torch.dtype = torch.float32) -> nn.M
 
 def weights(path: Path) -> dict[str, torch.Tensor]:
     return load_file(str(path / "final" / "model.safetensors"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def env() -> dict[str, str]:
@@ -160,6 +167,36 @@ def test_weight_decay_skips_norms_by_type_and_all_biases(tmp_path):
     trainer = Trainer(WithNorms(), make_args(tmp_path, weight_decay=0.05), list(range(8)), loss_fn=tiny.loss_fn)
     wd = sorted((g["weight_decay"], len(g["params"])) for g in trainer.optimizer.param_groups)
     assert wd == [(0.0, 7), (0.05, 2)]
+
+
+def test_zoo_model_trains_and_saves_ema_weights_loadable_by_from_pretrained(tmp_path):
+    import zoo
+
+    cfg = zoo.ZooConfig(vocab_size=50, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=64, max_position_embeddings=64)
+    torch.manual_seed(0)
+    model = zoo.ZooForLM(cfg)
+    names = {id(p): n for n, p in model.named_parameters()}
+    decayed = {names[id(p)] for g in parameter_groups(model, 0.01) if g["weight_decay"] for p in g["params"]}
+    assert decayed and all(n.endswith(".weight") and "norm" not in n for n in decayed)
+    norm_weights = {names[id(m.weight)] for m in model.modules() if isinstance(m, nn.LayerNorm)}
+    assert norm_weights and not norm_weights & decayed
+    g = torch.Generator().manual_seed(0)
+    data = [{"input_ids": torch.randint(1, 50, (10,), generator=g)} for _ in range(16)]
+
+    def loss_fn(model, batch):
+        logits = model(batch["input_ids"]).logits
+        return nn.functional.cross_entropy(logits.flatten(0, 1), batch["input_ids"].flatten())
+
+    trainer = Trainer(model, make_args(tmp_path, max_steps=3, ema_decay=0.9), data, loss_fn=loss_fn)
+    trainer.train()
+    trainer.save_model(tmp_path / "final")
+    loaded = zoo.from_pretrained(tmp_path / "final", head="mlm").state_dict()
+    with trainer.ema_applied() as ema_model:
+        expected = {k: v.clone() for k, v in ema_model.state_dict().items()}
+    assert loaded.keys() == expected.keys()
+    for k in expected:
+        assert torch.equal(loaded[k], expected[k]), k
 
 
 def test_lr_schedule_linear_and_constant(tmp_path):
@@ -349,20 +386,25 @@ def test_bf16_mixed_precision_runs(tmp_path):
 # ---------------------------------------------------------------- several processes
 
 
-def test_accelerate_launch_two_processes_matches_one_process_with_twice_the_batch(tmp_path):
-    """``accelerate launch --num_processes 2`` (torchrun under ``--multi_gpu``; our args force CPU + gloo).
+def test_accelerate_launch_two_processes_killed_and_resumed_matches_one_process(tmp_path):
+    """``accelerate launch --num_processes 2`` (torchrun under ``--multi_gpu``; our args force CPU + gloo), killed
+    at step 5 and resumed from the step-4 checkpoint, ends like one process with twice the per-process batch.
 
     accelerate 1.15's ``--cpu`` alone starts only one process unless mpirun is set up, hence ``--multi_gpu``.
     """
-    common = ["--examples", "36", "--epochs", "2", "--dropout", "0", "--accum", "2"]
+    common = ["--examples", "36", "--epochs", "2", "--dropout", "0", "--accum", "2", "--ema", "0.9"]
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29517",
-           str(SCRIPT), "--out", str(tmp_path / "ddp"), "--batch-size", "2", *common]
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
+           str(SCRIPT), "--out", str(tmp_path / "ddp"), "--batch-size", "2", "--save-every", "2", *common]
+    killed = subprocess.run(cmd, env={**env(), "ZOO_TEST_KILL_AT": "5"}, capture_output=True, text=True, timeout=300)
+    assert killed.returncode != 0
+    ckpt = tmp_path / "ddp" / "checkpoint-last"
+    assert os.readlink(ckpt) == "checkpoint-00000004"
+    assert (ckpt / "rng-0.pt").is_file() and (ckpt / "rng-1.pt").is_file()
     proc = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert json.loads(proc.stdout.strip().splitlines()[-1])["num_processes"] == 2
-    ckpt = tmp_path / "ddp" / "checkpoint-last"
-    assert (ckpt / "rng-0.pt").is_file() and (ckpt / "rng-1.pt").is_file()
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert (summary["global_step"], summary["num_processes"]) == (10, 2)
     tiny.main(["--out", str(tmp_path / "one"), "--batch-size", "4", *common])
     one, two = weights(tmp_path / "one"), weights(tmp_path / "ddp")
     for k in one:

@@ -85,7 +85,12 @@ def _check_float(name: str, value: Any, low: float, high: float = math.inf, *, o
 
 @dataclass
 class TrainingArguments:
-    """Options of :class:`Trainer`. ``batch_size`` is per process; a "step" is one optimizer update."""
+    """Options of :class:`Trainer`. ``batch_size`` is per process; a "step" is one optimizer update.
+
+    ``max_steps`` (when set) overrides ``num_epochs`` and cycles through the data; ``warmup_steps`` ramps the
+    learning rate linearly from 0, then ``lr_schedule`` "linear" decays it to 0 at the last step or "constant"
+    keeps it. ``adam_epsilon`` defaults to bert4keras's 1e-6. ``cpu`` forces the CPU even with a GPU.
+    """
 
     output_dir: str | os.PathLike
     learning_rate: float = 2e-5
@@ -112,6 +117,7 @@ class TrainingArguments:
     save_final_checkpoint: bool = True
     cpu: bool = False
     progress_bar: bool = True
+    find_unused_parameters: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.output_dir, (str, os.PathLike)) or not str(self.output_dir):
@@ -295,6 +301,7 @@ class Trainer:
                  loss_fn: Callable[[nn.Module, Any], torch.Tensor] | None = None,
                  eval_fn: Callable[[nn.Module], Mapping[str, Any]] | None = None):
         from accelerate import Accelerator
+        from accelerate.utils import DistributedDataParallelKwargs
 
         if not isinstance(args, TrainingArguments):
             raise ValueError(f"args must be a TrainingArguments, got {type(args).__name__}")
@@ -312,7 +319,9 @@ class Trainer:
         self.loss_fn = loss_fn or _default_loss
         self.eval_fn = eval_fn
         self.output_dir = Path(args.output_dir)
-        self.accelerator = Accelerator(mixed_precision=args.mixed_precision, cpu=args.cpu)
+        # find_unused_parameters: models with parts a loss does not use (e.g. a pooler under an LM loss) under DDP
+        ddp = DistributedDataParallelKwargs(find_unused_parameters=args.find_unused_parameters)
+        self.accelerator = Accelerator(mixed_precision=args.mixed_precision, cpu=args.cpu, kwargs_handlers=[ddp])
         self.state = TrainerState()
         self.total_steps = self._total_steps()
 
