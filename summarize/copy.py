@@ -134,3 +134,40 @@ class CopyConstraint:
             kth = out.topk(k, dim=-1).values[:, -1:]
             out = out.masked_fill(out < kth, -1000.0)
         return out, state
+
+
+@torch.no_grad()
+def reference_decode(model, prompt: Sequence[int], start_id: int, end_id: int, max_new_tokens: int,
+                     k_sparse: int = 10) -> list[int]:
+    """The original SPACES decoding loop, greedy: re-runs the whole model on prompt + output every step (no
+    cache) and applies the copy rule inline. Kept as the parity reference for :class:`CopyConstraint` and as
+    the speed baseline; returns the new tokens (end id included when reached)."""
+    output, state = [start_id], 0
+    for _ in range(max_new_tokens):
+        ids = torch.tensor([list(prompt) + output])
+        types = torch.tensor([[0] * len(prompt) + [1] * len(output)])
+        out = model(ids, token_type_ids=types)
+        logits = out.logits[0, -1].float()
+        copy = torch.softmax(out.copy_logits[0, -1].float(), -1)
+        if state == FREE:
+            copy[COPY_CONTINUE] = -copy[COPY_CONTINUE]
+        label = int(copy.argmax())
+        state = label if label < COPY_CONTINUE else state + 1
+        probas = logits
+        if state > 0:
+            table = _ngram_table(prompt, state)
+            prefix = tuple(output[1 - state:]) if state > 1 else tuple(output)
+            if prefix in table:
+                candidates = table[prefix]
+            else:
+                candidates, state = _ngram_table(prompt, 1)[()], 1
+            probas = torch.full_like(logits, -1000.0)
+            idx = sorted(candidates)
+            probas[idx] = logits[idx]
+        kth = probas.topk(min(k_sparse, probas.numel())).values[-1]
+        probas = probas.masked_fill(probas < kth, -1000.0)
+        token = int(probas.argmax())
+        output.append(token)
+        if token == end_id:
+            break
+    return output[1:]

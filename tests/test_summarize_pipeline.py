@@ -11,7 +11,7 @@ from conftest import DATA, REPO
 
 import zoo
 from summarize import Summarizer, SummarizeError
-from summarize.copy import CopyConstraint, _ngram_table
+from summarize.copy import CopyConstraint, reference_decode
 from summarize.data import read_pairs
 from summarize.extractor import ClauseExtractor
 from summarize.generator import SpacesForSummary
@@ -37,41 +37,6 @@ def summarizer(doc):
     return Summarizer(SpacesForSummary(cfg), word_tokenizer(vocab), extractor, max_new_tokens=12)
 
 
-def spaces_reference_decode(model, prompt, start_id, end_id, max_new, k_sparse=10):
-    """SPACES AutoSummary.predict + greedy search, re-running the full model each step (no cache)."""
-    output = [start_id]
-    state = 0
-    for _ in range(max_new):
-        ids = torch.tensor([prompt + output])
-        types = torch.tensor([[0] * len(prompt) + [1] * len(output)])
-        out = model(ids, token_type_ids=types)
-        logits = out.logits[0, -1].clone()
-        copy = torch.softmax(out.copy_logits[0, -1], -1).clone()
-        if state == 0:
-            copy[2] = -copy[2]
-        label = int(copy.argmax())
-        state = label if label < 2 else state + 1
-        probas = torch.full_like(logits, -1000.0)
-        if state > 0:
-            table = _ngram_table(prompt, state)
-            prefix = tuple(output[1 - state:]) if state > 1 else tuple(output)
-            if prefix in table:
-                cand = table[prefix]
-            else:
-                cand, state = _ngram_table(prompt, 1)[()], 1
-            cand = sorted(cand)
-            probas[cand] = logits[cand]
-        else:
-            probas = logits
-        kth = probas.topk(k_sparse).values[-1]
-        probas = torch.where(probas < kth, torch.full_like(probas, -1000.0), probas)
-        token = int(probas.argmax())
-        output.append(token)
-        if token == end_id:
-            break
-    return output[1:]
-
-
 def test_copy_decoding_matches_spaces_reference(summarizer, doc):
     model, tok = summarizer.generator, summarizer.tokenizer
     with torch.no_grad():
@@ -80,7 +45,7 @@ def test_copy_decoding_matches_spaces_reference(summarizer, doc):
             for p in model.copy_head.parameters():
                 p.normal_(0, 2.0)  # make all three copy labels occur
             prompt = tok.encode(doc[0][:60])[0]
-            expected = spaces_reference_decode(model, prompt, tok.start_id, tok.end_id, 15)
+            expected = reference_decode(model, prompt, tok.start_id, tok.end_id, 15)
             got = summarizer.generate([doc[0][:60]], max_new_tokens=15, max_source_tokens=512)[0]
             assert got == tok.decode(expected)
 

@@ -1,0 +1,96 @@
+"""Train the small default SPACES pipeline on CPU from the shared LCSTS data (all stages, our scripts' code).
+
+    nice -n 10 python scripts/train_summarize.py --out summarize/models/default --work work/summarize
+Stages: A oracle labels on the training pairs; E a small UniLM generator from scratch (source = whole text or
+oracle extract, 1/2 each, input noise, copy labels, sparse softmax, EMA); B clause vectors from the trained
+generator's backbone; C k-fold extractor + out-of-fold threshold; then the pipeline folder. No pretrained
+checkpoint is reachable here, so the generator starts from random weights (see the model card).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
+
+
+def main(argv=None) -> int:
+    import torch
+
+    import zoo
+    from summarize.data import read_pairs
+    from summarize.generator import SpacesForSummary
+    from summarize.pipeline import Summarizer
+    from summarize.training import oracle_records, train_extractor_kfold, train_generator, vectorize
+    from summarize.vocab import build_spaces_vocab, word_tokenizer
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=str(SHARED / "data" / "lcsts_clge" / "train.tsv"))
+    p.add_argument("--out", required=True)
+    p.add_argument("--work", required=True)
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--size", default="128,2,4", help="hidden,layers,heads")
+    p.add_argument("--max-positions", type=int, default=256)
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--ema", type=float, default=0.999)
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--extractor-epochs", type=int, default=10)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=42)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+
+    records = oracle_records(read_pairs(args.data, args.limit))
+    print(json.dumps({"stage": "A", "documents": len(records), "seconds": round(time.time() - t0)}), flush=True)
+
+    cail = SHARED / "data" / "cail2020_sfzy"
+    vocab, _, _ = build_spaces_vocab(SHARED / "vocab" / "bert_chinese_vocab.txt",
+                                     [cail / "user_dict.txt", cail / "user_dict_2.txt"])
+    tokenizer = word_tokenizer(vocab)
+    hidden, layers, heads = (int(x) for x in args.size.split(","))
+    torch.manual_seed(args.seed)
+    model = SpacesForSummary(zoo.ZooConfig(
+        vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+        intermediate_size=4 * hidden, max_position_embeddings=args.max_positions, attention="unilm"))
+    seq2seq = [{"source_1": "".join(r["clauses"]), "source_2": "".join(r["clauses"][j] for j in r["labels"]),
+                "target": r["summary"]} for r in records]
+    targs = zoo.TrainingArguments(output_dir=str(work / "generator-run"), learning_rate=args.lr, weight_decay=0.01,
+                                  batch_size=args.batch_size, max_steps=args.steps, warmup_steps=100,
+                                  ema_decay=args.ema, seed=args.seed, log_every=100, save_every=500,
+                                  progress_bar=False)
+    trainer = train_generator(model, tokenizer, seq2seq, targs, maxlen=args.max_positions - 64)
+    trainer.save_model(work / "generator")
+    print(json.dumps({"stage": "E", "steps": trainer.state.global_step, "seconds": round(time.time() - t0)}),
+          flush=True)
+
+    generator = SpacesForSummary.from_pretrained(work / "generator").eval()
+    vectors = vectorize(records, generator.zoo, tokenizer, maxlen=min(512, args.max_positions))
+    print(json.dumps({"stage": "B", "seconds": round(time.time() - t0)}), flush=True)
+    oof, info = train_extractor_kfold(vectors, records, work / "extractor", num_folds=args.folds,
+                                      hidden_size=hidden, epochs=args.extractor_epochs, batch_size=64)
+    (work / "extractor" / "threshold.json").write_text(json.dumps(info), encoding="utf-8")
+    print(json.dumps({"stage": "C", **info, "seconds": round(time.time() - t0)}), flush=True)
+
+    from summarize.extractor import ClauseExtractor
+
+    extractor = ClauseExtractor.from_pretrained(work / "extractor" / "fold-0")
+    summarizer = Summarizer(generator, tokenizer, extractor, threshold=info["threshold"], max_new_tokens=48,
+                            max_source_tokens=args.max_positions - 49)
+    summarizer.save_pretrained(args.out)
+    print(json.dumps({"stage": "done", "out": args.out, "seconds": round(time.time() - t0)}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
