@@ -71,7 +71,8 @@ def env() -> dict[str, str]:
     ({"gradient_accumulation_steps": 0}, "gradient_accumulation_steps"), ({"max_steps": 0}, "max_steps"),
     ({"weight_decay": -0.1}, "weight_decay"), ({"ema_decay": 1.0}, "ema_decay"), ({"ema_decay": -0.5}, "ema_decay"),
     ({"mixed_precision": "fp32"}, "mixed_precision"), ({"lr_schedule": "cosine"}, "lr_schedule"),
-    ({"adam_betas": (0.9,)}, "adam_betas"), ({"adam_betas": (0.9, 1.0)}, "adam_betas"), ({"output_dir": ""}, "output_dir"),
+    ({"adam_betas": (0.9,)}, "adam_betas"), ({"adam_betas": (0.9, 1.0)}, "adam_betas"),
+    ({"output_dir": ""}, "output_dir"),
     ({"save_every": 0}, "save_every"), ({"max_grad_norm": 0}, "max_grad_norm"), ({"warmup_steps": -1}, "warmup_steps"),
 ])
 def test_bad_arguments_are_rejected(tmp_path, bad, match):
@@ -303,8 +304,8 @@ RUN = ["--epochs", "3", "--save-every", "3", "--ema", "0.9", "--accum", "2", "--
 def test_killed_run_resumes_to_identical_weights(tmp_path):
     tiny.main(["--out", str(tmp_path / "ref"), *RUN])
     killed = tmp_path / "killed"
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--out", str(killed), *RUN], env={**env(), "ZOO_TEST_KILL_AT": "8"},
-                          capture_output=True, text=True, timeout=240)
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--out", str(killed), *RUN],
+                          env={**env(), "ZOO_TEST_KILL_AT": "8"}, capture_output=True, text=True, timeout=240)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     assert os.readlink(killed / "checkpoint-last") == "checkpoint-00000006"
     assert json.loads((killed / "checkpoint-last" / "trainer_state.json").read_text())["global_step"] == 6
@@ -394,7 +395,8 @@ def test_accelerate_launch_two_processes_killed_and_resumed_matches_one_process(
     """
     common = ["--examples", "36", "--epochs", "2", "--dropout", "0", "--accum", "2", "--ema", "0.9"]
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+           "--main_process_port", str(free_port()),
            str(SCRIPT), "--out", str(tmp_path / "ddp"), "--batch-size", "2", "--save-every", "2", *common]
     killed = subprocess.run(cmd, env={**env(), "ZOO_TEST_KILL_AT": "5"}, capture_output=True, text=True, timeout=300)
     assert killed.returncode != 0

@@ -60,5 +60,6 @@ class ExponentialMovingAverage:
             raise ValueError(f"EMA state does not match the model: missing {missing}, unexpected {unexpected}")
         for name, t in state.items():
             if t.shape != self.shadow[name].shape:
-                raise ValueError(f"EMA state {name!r} has shape {tuple(t.shape)}, model has {tuple(self.shadow[name].shape)}")
+                raise ValueError(f"EMA state {name!r} has shape {tuple(t.shape)}, "
+                                 f"model has {tuple(self.shadow[name].shape)}")
             self.shadow[name].copy_(t)

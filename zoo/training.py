@@ -12,6 +12,9 @@ Data order: one seeded permutation per epoch (``seed + epoch``) over the whole d
 next ``batch_size * num_processes`` examples and process ``r`` gets the ``r``-th slice, so a run on 2 processes
 sees exactly the examples of a 1-process run with twice the batch size. A last partial chunk is split evenly
 between processes (a remainder smaller than the number of processes is dropped) or dropped with ``drop_last``.
+The last accumulation window of an epoch may hold fewer micro-batches; its loss is averaged over those.
+Exact replay of randomness drawn while loading data (dataset ``__getitem__``, ``collate_fn``) needs
+``num_workers=0``; iterables are always read in the main process.
 Iterables (a ``datasets.IterableDataset``, a torch ``IterableDataset``, a generator) are read in order; they need
 ``max_steps`` and, resumed, are re-read from the start and skipped to the saved position.
 
@@ -330,7 +333,8 @@ class Trainer:
         total, warmup, schedule = self.total_steps, args.warmup_steps, args.lr_schedule
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_lambda(s, warmup, total, schedule))
         self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
-        self.ema = ExponentialMovingAverage(self.unwrapped_model, args.ema_decay) if args.ema_decay is not None else None
+        ema = args.ema_decay is not None
+        self.ema = ExponentialMovingAverage(self.unwrapped_model, args.ema_decay) if ema else None
         self._last_saved = self._last_eval = -1
 
     # ------------------------------------------------------------ public helpers
@@ -597,8 +601,8 @@ class Trainer:
         os.replace(new_link, link)
         _fsync(out)
         for old in out.iterdir():
-            if old != final and old.is_dir() and not old.is_symlink() and (
-                    _CHECKPOINT_RE.match(old.name) or (old.name.startswith(".checkpoint-") and old.name.endswith(".tmp"))):
+            stale = _CHECKPOINT_RE.match(old.name) or (old.name.startswith(".checkpoint-") and old.name.endswith(".tmp"))
+            if stale and old != final and old.is_dir() and not old.is_symlink():
                 shutil.rmtree(old, ignore_errors=True)
 
     def _resume(self) -> bool:
