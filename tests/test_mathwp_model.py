@@ -24,6 +24,15 @@ APE_VOCAB = VOCAB / "derived" / "ape210k_simplified_vocab.txt"
 QUESTION = "学校把135本练习本平均分给3个班，每班多少本？"
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """These tiny models run fastest (and steadiest on a busy machine) on one thread."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def tokenizer():
     return load_tokenizer(APE_VOCAB)
@@ -106,8 +115,8 @@ def test_solver_learns_to_copy(tokenizer):
     samples = [s for _, s in prepared(read_problems(DATA / "ape210k" / "valid.ape.json")[:4])]
     batch = collate([dict(zip(["input_ids", "token_type_ids"], encode_pair(tokenizer, q, e))) for q, e, _ in samples])
     model = tiny_model(tokenizer, seed=1).train()
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for _ in range(150):
+    opt = torch.optim.Adam(model.parameters(), lr=5e-3)
+    for _ in range(80):
         loss = unilm_loss(model, batch)
         opt.zero_grad()
         loss.backward()
@@ -152,6 +161,18 @@ def test_cli_solve(model_dir, capsys):
     assert [r["question"] for r in lines] == [QUESTION, ""]
     assert lines[1]["error"] == "empty question"
     assert main(["solve", "--model", str(model_dir)]) == 2
+    assert main(["solve", "--model", str(model_dir / "missing"), QUESTION]) == 1
+
+
+def test_cli_solve_stdin_and_text_output(model_dir, capsys, monkeypatch):
+    import io
+
+    from zoo.cli import main
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO(QUESTION + "\n\n3个苹果\n"))
+    assert main(["solve", "--model", str(model_dir), "-"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("expression:") == 2 and QUESTION in out
 
 
 def test_train_script_smoke(tmp_path):
