@@ -36,6 +36,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--limit", type=int, default=None, help="use only the first N pairs of each split")
     p.add_argument("--device", default=None)
+    p.add_argument("--encoder", choices=["zoo", "sentence-transformers"], default="zoo",
+                   help="embed with whitening.SentenceEncoder (default) or sentence-transformers' encode, to compare")
     return p.parse_args(argv)
 
 
@@ -49,10 +51,19 @@ def main(argv: list[str] | None = None) -> int:
         fit = [t for s in load_sts(args.fit) for t in (*s.sentences1, *s.sentences2)]
     encoder = SentenceEncoder(args.model or default_model(), pooling=args.pooling, max_length=args.max_length,
                               device=args.device)
+    if args.encoder == "zoo":
+        def embed(texts):
+            return encoder.encode(texts, batch_size=args.batch_size, normalize=args.normalize)
+    else:  # the model folder's own sentence-transformers pipeline (its pooling and normalization)
+        from sentence_transformers import SentenceTransformer
+
+        st = SentenceTransformer(str(args.model or default_model()), device=args.device)
+
+        def embed(texts):
+            return st.encode(texts, batch_size=args.batch_size, normalize_embeddings=args.normalize)
     start = time.perf_counter()
-    results = evaluate_sts(lambda texts: encoder.encode(texts, batch_size=args.batch_size, normalize=args.normalize),
-                           splits, n_components=args.k, fit=fit, regularization=args.regularization)
-    print(f"model {args.model or 'all-MiniLM-L6-v2'}, pooling {encoder.pooling}, fit "
+    results = evaluate_sts(embed, splits, n_components=args.k, fit=fit, regularization=args.regularization)
+    print(f"model {args.model or 'all-MiniLM-L6-v2'}, encoder {args.encoder}, pooling {encoder.pooling}, fit "
           f"{'target' if fit == 'target' else ' '.join(args.fit)}, Spearman x 100\n")
     print(results_table(results))
     metrics = {key: r if "error" in r else {"average": r["average"], "weighted_average": r["weighted_average"],
@@ -61,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     for key, r in metrics.items():
         if "error" in r:
             print(f"{key}: {r['error']}")
-    print(json.dumps({"pooling": encoder.pooling, "fit": "target" if fit == "target" else args.fit,
+    print(json.dumps({"encoder": args.encoder, "pooling": encoder.pooling, "fit": "target" if fit == "target" else args.fit,
                       "seconds": round(time.perf_counter() - start, 1), "sizes": results["sizes"],
                       "metrics": metrics}))
     return 0
