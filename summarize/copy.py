@@ -81,18 +81,16 @@ class CopyConstraint:
     step; the pipeline reads them from the same forward pass that produced the logits.
     """
 
-    def __init__(self, sources: Sequence[Sequence[int]], copy_probs, start_id: int, k_sparse: int = 10,
-                 num_beams: int = 1):
+    def __init__(self, sources: Sequence[Sequence[int]], copy_probs, start_id: int, k_sparse: int = 10):
         self.sources = [list(s) for s in sources]
         self.copy_probs = copy_probs
         self.start_id = start_id
         self.k_sparse = k_sparse
-        self.num_beams = num_beams
         self._tables: dict[tuple[int, int], dict] = {}
 
     def initial_state(self, batch_size: int) -> torch.Tensor:
-        """Per-row state tensor [N, 2]: (copy n-gram length, source row index)."""
-        rows = torch.arange(batch_size).repeat_interleave(self.num_beams)
+        """Per-row state tensor [batch, 2]: (copy n-gram length, source row); the engine expands it to beams."""
+        rows = torch.arange(batch_size)
         return torch.stack([torch.zeros_like(rows), rows], dim=1)
 
     def _table(self, row: int, n: int) -> dict:

@@ -176,8 +176,7 @@ class Summarizer:
                 probs = torch.softmax(model.last_copy_logits.float(), dim=-1)
                 return probs.repeat_interleave(logits.shape[0] // probs.shape[0], dim=0)
 
-            proc = CopyConstraint(prompts, copy_probs, tok.start_id, k_sparse=int(opts["k_sparse"]),
-                                  num_beams=num_beams)
+            proc = CopyConstraint(prompts, copy_probs, tok.start_id, k_sparse=int(opts["k_sparse"]))
             processors.append((proc, proc.initial_state(len(prompts)).to(self.device)))
         extra = {k: opts[k] for k in ("do_sample", "top_k", "top_p", "temperature", "seed") if k in opts}
         out = zoo.generate(model, ids.to(self.device), token_type_ids=types.to(self.device),

@@ -68,6 +68,25 @@ def test_copy_constraint_restricts_to_source_ngrams():
     assert int(state[0, 0]) == 1 and set(torch.nonzero(out[0] > -1000).flatten().tolist()) == {10, 11, 12}
 
 
+def test_copy_state_follows_each_document_through_beams(summarizer):
+    model, tok = summarizer.generator, summarizer.tokenizer
+    saved = {k: v.clone() for k, v in model.copy_head.state_dict().items()}
+    try:
+        with torch.no_grad():
+            model.copy_head.weight.zero_()
+            model.copy_head.bias.copy_(torch.tensor([0.0, 10.0, 0.0]))  # always "start a copy"
+        docs = ["原告与被告", "一二三四五六七八九"]
+        produced = ""
+        for beams in (1, 3):
+            outs = summarizer.generate(docs, num_beams=beams, max_new_tokens=6)
+            for doc, out in zip(docs, outs):  # [CLS]/[SEP] of the source are allowed too (decoded away)
+                assert set(out) <= set(doc), (beams, doc, out)
+                produced += out
+        assert len(produced) >= 6
+    finally:
+        model.copy_head.load_state_dict(saved)
+
+
 def test_summarize_end_to_end(summarizer, doc):
     summary = summarizer.summarize(doc[0])
     assert isinstance(summary, str) and 0 < len(summary) <= 12 * 6
