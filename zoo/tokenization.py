@@ -17,7 +17,7 @@ import os
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from itertools import accumulate, chain, repeat
+from itertools import accumulate, chain, compress
 from operator import add
 from typing import Union
 
@@ -254,8 +254,8 @@ class Tokenizer:
         self.mask_id = self.vocab.get(token_mask)
         self.start_id = self.vocab.get(token_start) if token_start else None
         self.end_id = self.vocab.get(token_end) if token_end else None
-        # word -> its tokens / their start / end offsets inside the word (memo of _pretokenized)
-        self._expansions: tuple[dict, dict, dict] = ({}, {}, {})
+        # word -> its tokens / start steps / step kept / token lengths (memo of _pretokenized)
+        self._expansions: tuple[dict, dict, dict, dict] = ({}, {}, {}, {})
         self._cache_size = cache_size
 
     # ---- vocabulary ----
@@ -322,41 +322,52 @@ class Tokenizer:
     def _pretokenized(self, norm: str, offsets: bool = True) -> tuple[list[str], list[int], list[int]]:
         """Vocab words as they are, other pieces through the basic split + WordPiece.
 
-        Each distinct word's expansion is memoized, so the per-token work runs in C (map/chain), not in a
-        Python loop: this is what makes the whole tokenizer several times faster than python jieba alone.
+        Each distinct word's expansion is memoized, so the per-token work runs in C (map/chain/accumulate), not
+        in a Python loop: this is what makes the whole tokenizer several times faster than python jieba alone.
         """
         if self._cut is not None:
-            words = self._cut(norm)
-            starts = None
+            words, starts = self._cut(norm), None
         else:
             pieces = self._pieces(norm)
             words = [w for w, _, _ in pieces]
-            starts, ends = [s for _, s, _ in pieces], [e for _, _, e in pieces]
-        tok_map, start_map, end_map = self._expansions
-        new = set(words).difference(tok_map)
+            starts = [s for _, s, _ in pieces]
+        tokens_of, steps_of, keep_of, lengths_of = self._memo(words)
+        tokens = list(chain.from_iterable(map(tokens_of.__getitem__, words)))
+        if not offsets:
+            return tokens, None, None
+        if starts is None:
+            # words tile the text: a running sum of (first-token offset, gaps between tokens, rest of the word)
+            # per word gives every token start; `keep` drops the word-end positions
+            positions = accumulate(chain.from_iterable(map(steps_of.__getitem__, words)))
+            token_starts = list(compress(positions, chain.from_iterable(map(keep_of.__getitem__, words))))
+        else:
+            relative = (s[:-1] for s in map(steps_of.__getitem__, words))
+            token_starts = [start + offset for start, rel in zip(starts, relative) for offset in accumulate(rel)]
+        token_ends = list(map(add, token_starts, chain.from_iterable(map(lengths_of.__getitem__, words))))
+        return tokens, token_starts, token_ends
+
+    def _memo(self, words: list[str]) -> tuple[dict, dict, dict, dict]:
+        """Per distinct word: its tokens, the steps between successive token starts (first = offset of the first
+        token, last = from the last token start to the word end), which steps are token starts, token lengths."""
+        tables = self._expansions
+        tokens_of, steps_of, keep_of, lengths_of = tables
+        new = set(words).difference(tokens_of)
         if new:
-            if len(tok_map) + len(new) > self._cache_size:
-                for table in self._expansions:
+            if len(tokens_of) + len(new) > self._cache_size:
+                for table in tables:
                     table.clear()
                 new = set(words)
             for word in new:
                 if word in self.vocab:
-                    tok_map[word], start_map[word], end_map[word] = (word,), (0,), (len(word),)
+                    pieces = [(word, 0, len(word))]
                 else:
                     pieces = self._basic_wordpiece(word, 0)
-                    tok_map[word] = tuple(t for t, _, _ in pieces)
-                    start_map[word] = tuple(s for _, s, _ in pieces)
-                    end_map[word] = tuple(e for _, _, e in pieces)
-        expanded = list(map(tok_map.__getitem__, words))
-        tokens = list(chain.from_iterable(expanded))
-        if not offsets:
-            return tokens, None, None
-        if starts is None:
-            starts = [0, *accumulate(map(len, words[:-1]))]
-        word_starts = list(chain.from_iterable(map(repeat, starts, map(len, expanded))))
-        token_starts = list(map(add, word_starts, chain.from_iterable(map(start_map.__getitem__, words))))
-        token_ends = list(map(add, word_starts, chain.from_iterable(map(end_map.__getitem__, words))))
-        return tokens, token_starts, token_ends
+                token_starts = [s for _, s, _ in pieces]
+                tokens_of[word] = tuple(t for t, _, _ in pieces)
+                steps_of[word] = tuple(b - a for a, b in zip([0, *token_starts], [*token_starts, len(word)]))
+                keep_of[word] = (1,) * len(pieces) + (0,)
+                lengths_of[word] = tuple(e - s for _, s, e in pieces)
+        return tables
 
     def _basic_wordpiece(self, text: str, offset: int) -> list[Piece]:
         """Basic split (punctuation/CJK alone, whitespace separates, controls dropped) then WordPiece."""
