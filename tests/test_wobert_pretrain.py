@@ -10,7 +10,8 @@ from test_wobert_models import tiny_bert
 from test_wobert_tokenizer import hub_folder
 
 from wobert import WoBertForMaskedLM
-from wobert.pretraining import MaskedChunks, collate_mlm, document_chunks, mlm_loss, random_masking, text_segmentate
+from wobert.pretraining import MaskedChunks, collate_mlm, document_chunks, mlm_loss, random_masking
+from zoo.segmentation import text_segmentate
 
 
 def test_text_segmentate_vector():

@@ -13,25 +13,9 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 import torch
 
-__all__ = ["text_segmentate", "document_chunks", "random_masking", "MaskedChunks", "collate_mlm", "mlm_loss"]
+from zoo.segmentation import text_segmentate
 
-
-def text_segmentate(text: str, maxlen: int, seps: str = "\n", strips: str | None = None) -> list[str]:
-    """bert4keras ``text_segmentate``: split at ``seps[0]``, then recursively at the next separators, gluing
-    neighbouring pieces while they fit in ``maxlen`` characters."""
-    text = text.strip().strip(strips)
-    if not seps or len(text) <= maxlen:
-        return [text]
-    pieces = text.split(seps[0])
-    text, texts = "", []
-    for i, piece in enumerate(pieces):
-        if text and piece and len(text) + len(piece) > maxlen - 1:
-            texts.extend(text_segmentate(text, maxlen, seps[1:], strips))
-            text = ""
-        text = text + piece if i + 1 == len(pieces) else text + piece + seps[0]
-    if text:
-        texts.extend(text_segmentate(text, maxlen, seps[1:], strips))
-    return texts
+__all__ = ["document_chunks", "random_masking", "MaskedChunks", "collate_mlm", "mlm_loss"]
 
 
 def document_chunks(text: str, maxlen: int = 512) -> Iterator[str]:

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from itertools import accumulate
 from typing import Union
 
-__all__ = ["Segmenter", "default_segmenter"]
+__all__ = ["Segmenter", "default_segmenter", "text_segmentate"]
 
 PathLike = Union[str, os.PathLike]
 
@@ -183,3 +183,21 @@ def default_segmenter(user_dicts: Iterable[PathLike] = ()) -> Segmenter:
     if key not in _DEFAULT:
         _DEFAULT[key] = Segmenter(key)
     return _DEFAULT[key]
+
+
+def text_segmentate(text: str, maxlen: int, seps: str = "\n", strips: str | None = None) -> list[str]:
+    """bert4keras ``text_segmentate``: split at ``seps[0]``, then recursively at the next separators, gluing
+    neighbouring pieces while they fit in ``maxlen`` characters."""
+    text = text.strip().strip(strips)
+    if not seps or len(text) <= maxlen:
+        return [text]
+    pieces = text.split(seps[0])
+    text, texts = "", []
+    for i, piece in enumerate(pieces):
+        if text and piece and len(text) + len(piece) > maxlen - 1:
+            texts.extend(text_segmentate(text, maxlen, seps[1:], strips))
+            text = ""
+        text = text + piece if i + 1 == len(pieces) else text + piece + seps[0]
+    if text:
+        texts.extend(text_segmentate(text, maxlen, seps[1:], strips))
+    return texts
