@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 
 import torch
@@ -11,13 +13,59 @@ import torch.nn.functional as F
 
 MAXLEN = 192  # tokens of "[CLS] question [SEP] expression [SEP]" (and of the question alone at inference)
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
+MAX_NUMBERS = 20
+PLACEHOLDERS = [f"[n{i}]" for i in range(MAX_NUMBERS)]
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_PLACEHOLDER = re.compile(r"(\[n\d+\])")
 
 
-def load_tokenizer(vocab: str | Path):
-    """The bert4keras char tokenizer (lowercase, no jieba) over a vocab file."""
+def split_placeholders(text: str) -> list[str]:
+    """Pre-tokenizer: number placeholders "[nK]" as whole pieces (vocab tokens), the rest as it is."""
+    return [piece for piece in _PLACEHOLDER.split(text) if piece]
+
+
+def load_tokenizer(vocab, number_placeholders: bool = False):
+    """The bert4keras char tokenizer (lowercase, no jieba) over a vocab file or dict; with
+    `number_placeholders`, "[nK]" in the text stays one token."""
     from zoo.tokenization import Tokenizer
 
-    return Tokenizer(str(vocab), do_lower_case=True)
+    vocab = str(vocab) if isinstance(vocab, Path) else vocab
+    return Tokenizer(vocab, do_lower_case=True, pre_tokenize=split_placeholders if number_placeholders else None)
+
+
+def mask_numbers(question: str) -> tuple[str, list[str]]:
+    """Replace the first MAX_NUMBERS numbers of the question by "[n0]", "[n1]", ...; returns them in order."""
+    numbers: list[str] = []
+
+    def placeholder(m: re.Match) -> str:
+        if len(numbers) >= MAX_NUMBERS:
+            return m.group(0)
+        numbers.append(m.group(0))
+        return f"[n{len(numbers) - 1}]"
+
+    return _NUMBER.sub(placeholder, question), numbers
+
+
+def mask_expression(expression: str, numbers: Sequence[str]) -> str:
+    """Write each number of the expression equal in value to a question number as that number's placeholder
+    (the first one with that value); other numbers (constants such as 100 or 3.14) stay as they are."""
+    values = [Fraction(n) for n in numbers]
+
+    def placeholder(m: re.Match) -> str:
+        value = Fraction(m.group(0))
+        return f"[n{values.index(value)}]" if value in values else m.group(0)
+
+    return _NUMBER.sub(placeholder, expression)
+
+
+def unmask_expression(expression: str, numbers: Sequence[str]) -> str:
+    """Put the question's numbers back; an unknown placeholder stays (and later fails evaluation)."""
+
+    def number(m: re.Match) -> str:
+        k = int(m.group(0)[2:-1])
+        return numbers[k] if k < len(numbers) else m.group(0)
+
+    return _PLACEHOLDER.sub(number, expression)
 
 
 def encode_pair(tokenizer, question: str, expression: str, maxlen: int = MAXLEN) -> tuple[list[int], list[int]]:
@@ -81,7 +129,8 @@ def unilm_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
 def decode_expression(tokenizer, ids: Sequence[int]) -> str:
     """Generated ids -> expression text: stop at the first [SEP], drop specials, glue wordpieces, no spaces.
 
-    Equal to the original's `decode(ids).replace(" ", "")`: its spacing rules only insert spaces."""
+    Equal to the original's `decode(ids).replace(" ", "")` (its spacing rules only insert spaces), except that
+    number placeholders "[nK]" are kept for `unmask_expression`."""
     pieces = []
     end = tokenizer.token_to_id("[SEP]")
     for i in ids:
@@ -89,7 +138,7 @@ def decode_expression(tokenizer, ids: Sequence[int]) -> str:
         if i == end:
             break
         token = tokenizer.id_to_token(i)
-        if token.startswith("[") and token.endswith("]"):
+        if token.startswith("[") and token.endswith("]") and not _PLACEHOLDER.fullmatch(token):
             continue
         pieces.append(token[2:] if token.startswith("##") else token)
     return "".join(pieces).replace(" ", "")

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from .safe_math import MathEvalError, Number, format_answer, safe_eval
-from .seq2seq import MAXLEN, decode_expression, load_tokenizer
+from .seq2seq import MAXLEN, decode_expression, load_tokenizer, mask_numbers, unmask_expression
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default"
 SETTINGS_FILE = "mathwp.json"
@@ -51,11 +51,15 @@ def evaluate_expression(expression: str) -> tuple[Number | None, str | None, str
 class Solver:
     """Solve Chinese math word problems: `Solver.from_pretrained().solve(["…"])`."""
 
-    def __init__(self, model, tokenizer, maxlen: int = MAXLEN, max_new_tokens: int = 64):
+    def __init__(self, model, tokenizer, maxlen: int = MAXLEN, max_new_tokens: int = 64,
+                 number_placeholders: bool = False):  # fmt: skip
+        """`number_placeholders`: the model reads and writes the question's numbers as "[n0]", "[n1]", ...
+        (the tokenizer must keep those as tokens, see `load_tokenizer`)."""
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.maxlen = maxlen
         self.max_new_tokens = max_new_tokens
+        self.number_placeholders = number_placeholders
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, device: str | torch.device | None = None) -> Solver:
@@ -71,25 +75,28 @@ class Solver:
         model = zoo.from_pretrained(str(folder), head="mlm", attention="unilm")
         if device is not None:
             model = model.to(device)
-        return cls(model, load_tokenizer(folder / "vocab.txt"), **settings)
+        tokenizer = load_tokenizer(folder / "vocab.txt", settings.get("number_placeholders", False))
+        return cls(model, tokenizer, **settings)
 
     def save_pretrained(self, folder: str | Path) -> None:
         """Write the model, its vocab and the solver settings, loadable by `from_pretrained`."""
         folder = Path(folder)
         self.model.save_pretrained(str(folder))
         save_vocab(self.tokenizer, folder / "vocab.txt")
-        settings = {"maxlen": self.maxlen, "max_new_tokens": self.max_new_tokens}
+        settings = {"maxlen": self.maxlen, "max_new_tokens": self.max_new_tokens,
+                    "number_placeholders": self.number_placeholders}  # fmt: skip
         (folder / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
 
-    def _encode(self, result: SolveResult) -> list[int]:
-        """Prompt ids "[CLS] question [SEP]", truncated to maxlen with a warning."""
-        n_tokens = len(self.tokenizer.tokenize(result.question))
+    def _encode(self, result: SolveResult) -> tuple[list[int], list[str]]:
+        """Prompt ids "[CLS] question [SEP]" (truncated to maxlen with a warning) and the masked numbers."""
+        question, numbers = mask_numbers(result.question) if self.number_placeholders else (result.question, [])
+        n_tokens = len(self.tokenizer.tokenize(question))
         if n_tokens > self.maxlen:
             msg = f"question has {n_tokens} tokens; truncated to the model limit of {self.maxlen}"
             result.warnings.append(msg)
             warnings.warn(msg, stacklevel=3)
-        ids, _ = self.tokenizer.encode(result.question, maxlen=self.maxlen)
-        return ids
+        ids, _ = self.tokenizer.encode(question, maxlen=self.maxlen)
+        return ids, numbers
 
     @torch.no_grad()
     def _generate(self, prompts: list[list[int]], beam_size: int) -> list[list[int]]:
@@ -138,9 +145,10 @@ class Solver:
             batches = tqdm(batches, desc="solving", unit="batch")
         for start in batches:
             chunk = todo[start : start + batch_size]
-            generated = self._generate([self._encode(r) for r in chunk], beam_size)
-            for r, ids in zip(chunk, generated):
-                r.expression = decode_expression(self.tokenizer, ids)
+            prompts, numbers = zip(*(self._encode(r) for r in chunk))
+            generated = self._generate(list(prompts), beam_size)
+            for r, ids, nums in zip(chunk, generated, numbers):
+                r.expression = unmask_expression(decode_expression(self.tokenizer, ids), nums)
                 r.value, r.answer, r.error = evaluate_expression(r.expression)
         return results
 

@@ -33,6 +33,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dev-eval-size", type=int, default=None, help="dev problems scored during training (default all)")
     p.add_argument("--vocab", type=Path, default=DEFAULT_VOCAB, help="vocab for a from-scratch model")
     p.add_argument("--init", default=None, help="BERT-family checkpoint (folder/hub id) to fine-tune instead")
+    p.add_argument("--number-placeholders", action="store_true",
+                   help="from scratch: the model reads/writes question numbers as [n0], [n1], ... tokens")
     p.add_argument("--no-trim-vocab", dest="trim_vocab", action="store_false",
                    help="from scratch: keep the whole vocab (default: only tokens of the training data + digits)")
     p.add_argument("--output", type=Path, required=True)
@@ -85,11 +87,16 @@ def load_vocab_for(args: argparse.Namespace):
     """Tokenizer over the training vocab; with --init, the checkpoint's vocab simplified (4 specials)."""
     from zoo.tokenization import Tokenizer, load_vocab, simplify_vocab
 
-    from mathwp.seq2seq import SPECIALS
+    from mathwp.seq2seq import PLACEHOLDERS, SPECIALS, load_tokenizer
 
     args.keep_tokens = None
     if not args.init:
-        return Tokenizer(str(args.vocab), do_lower_case=True)
+        vocab = load_vocab(args.vocab)
+        if args.number_placeholders:
+            vocab.update({t: len(vocab) + i for i, t in enumerate(PLACEHOLDERS) if t not in vocab})
+        return load_tokenizer(vocab, args.number_placeholders)
+    if args.number_placeholders:
+        raise ValueError("--number-placeholders needs a from-scratch model (no --init)")
     from huggingface_hub import snapshot_download
 
     folder = Path(args.init) if Path(args.init).is_dir() else Path(snapshot_download(args.init))
@@ -97,15 +104,26 @@ def load_vocab_for(args: argparse.Namespace):
     return Tokenizer(vocab, do_lower_case=True)
 
 
-def trim_vocab(tokenizer, encoded: list[list[int]]):
-    """Keep the specials, every token the training data uses and the digit pieces (so any number still
-    tokenizes); unused rows would stay random in a from-scratch model. Training encodings are unchanged."""
-    from zoo.tokenization import Tokenizer
+def trim_vocab(tokenizer, encoded: list[list[int]], number_placeholders: bool):
+    """Keep the specials, every token the training data uses, the digit pieces (so any number still
+    tokenizes) and the placeholders; unused rows would stay random in a from-scratch model. Training encodings
+    are unchanged."""
+    from mathwp.seq2seq import PLACEHOLDERS, load_tokenizer
 
     keep = set(range(4)) | {i for ids in encoded for i in ids}
     keep |= set(tokenizer.tokens_to_ids([*"0123456789.", *(f"##{d}" for d in "0123456789")]))
+    if number_placeholders:
+        keep |= set(tokenizer.tokens_to_ids(PLACEHOLDERS))
     tokens = [tokenizer.id_to_token(i) for i in sorted(keep)]
-    return Tokenizer({t: i for i, t in enumerate(tokens)}, do_lower_case=True)
+    return load_tokenizer({t: i for i, t in enumerate(tokens)}, number_placeholders)
+
+
+def mask_sample(sample: tuple[str, str, str]) -> tuple[str, str, str]:
+    """(question, expression, answer) with the question's numbers as placeholders in question and expression."""
+    from mathwp.seq2seq import mask_expression, mask_numbers
+
+    question, numbers = mask_numbers(sample[0])
+    return question, mask_expression(sample[1], numbers), sample[2]
 
 
 def encode_all(tokenizer, samples: list, maxlen: int) -> dict[str, list]:
@@ -136,9 +154,11 @@ def main(argv: list[str] | None = None) -> int:
         train_problems += read_problems(path)
     tokenizer = load_vocab_for(args)
     samples = [s for _, s in prepared(train_problems)]
+    if args.number_placeholders:
+        samples = [mask_sample(s) for s in samples]
     features = encode_all(tokenizer, samples, args.maxlen)
     if args.trim_vocab and not args.init:
-        tokenizer = trim_vocab(tokenizer, features["input_ids"])
+        tokenizer = trim_vocab(tokenizer, features["input_ids"], args.number_placeholders)
         features = encode_all(tokenizer, samples, args.maxlen)
     rows = [dict(zip(features, values)) for values in zip(*features.values())]
     train_set = Dataset.from_list(length_buckets(rows, args.batch_size, args.seed))
@@ -148,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"train {len(samples)} samples, vocab {len(tokenizer)}, dev {len(dev_samples)} (of {len(dev)} held out)", file=sys.stderr)
 
     model = build_model(args, tokenizer)
-    solver = Solver(model, tokenizer, maxlen=args.maxlen)
+    solver = Solver(model, tokenizer, maxlen=args.maxlen, number_placeholders=args.number_placeholders)
     best = {"accuracy": -1.0}
 
     def eval_fn(m) -> dict:
@@ -178,7 +198,9 @@ def main(argv: list[str] | None = None) -> int:
                       eval_fn=eval_fn if args.eval_every else None)  # fmt: skip
     result = trainer.train()
     with trainer.ema_applied() as final:
-        Solver(final, tokenizer, maxlen=args.maxlen).save_pretrained(args.output / "final")
+        Solver(final, tokenizer, maxlen=args.maxlen, number_placeholders=args.number_placeholders).save_pretrained(
+            args.output / "final"
+        )
     summary = {"steps": result["global_step"], "train_loss": result["loss"], "final": str(args.output / "final")}
     if args.eval_every:
         summary["best_dev_accuracy"] = best["accuracy"]

@@ -13,7 +13,19 @@ from conftest import DATA, REPO, VOCAB
 import zoo
 from mathwp import Solver
 from mathwp.data import prepared, read_problems
-from mathwp.seq2seq import collate, decode_expression, encode_pair, load_tokenizer, target_mask, unilm_loss
+from mathwp.seq2seq import (
+    MAX_NUMBERS,
+    PLACEHOLDERS,
+    collate,
+    decode_expression,
+    encode_pair,
+    load_tokenizer,
+    mask_expression,
+    mask_numbers,
+    target_mask,
+    unilm_loss,
+    unmask_expression,
+)
 from mathwp.solver import evaluate_expression
 
 sys.path.insert(0, str(REPO / "scripts"))
@@ -66,6 +78,21 @@ def test_encoding_vector(tokenizer):
     assert decode_expression(tokenizer, tokenizer.tokens_to_ids(["3", "[SEP]", "+", "1"])) == "3"
 
 
+def test_number_placeholders():
+    question, numbers = mask_numbers("一根电线长56米，第一次用去1/4，第二次用去1/2米，还有3.5米")
+    assert question == "一根电线长[n0]米，第一次用去[n1]/[n2]，第二次用去[n3]/[n4]米，还有[n5]米"
+    assert numbers == ["56", "1", "4", "1", "2", "3.5"]
+    masked = mask_expression("56*1/4+1/2+3.50+100", numbers)
+    assert masked == "[n0]*[n1]/[n2]+[n1]/[n4]+[n5]+100"  # same value -> first placeholder; constants stay
+    assert unmask_expression(masked, numbers) == "56*1/4+1/2+3.5+100"
+    assert unmask_expression("[n9]+1", numbers) == "[n9]+1"  # unknown placeholder is left for safe_eval to refuse
+    many, nums = mask_numbers(" ".join(str(i) for i in range(MAX_NUMBERS + 3)))
+    assert len(nums) == MAX_NUMBERS and many.endswith(f"[n{MAX_NUMBERS - 1}] 20 21 22")
+    tok = load_tokenizer({t: i for i, t in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "本", *PLACEHOLDERS])}, True)
+    assert tok.tokenize("[n0]本[n12]") == ["[CLS]", "[n0]", "本", "[n12]", "[SEP]"]
+    assert decode_expression(tok, tok.tokens_to_ids(["[n0]", "[PAD]", "[n1]", "[SEP]", "[n2]"])) == "[n0][n1]"
+
+
 def _batch(tokenizer):
     pairs = [(QUESTION, "135/3"), ("一根电线长56米，用去1/4，还剩多少米？", "56*(1-1/4)")]
     return collate([dict(zip(["input_ids", "token_type_ids"], encode_pair(tokenizer, q, e))) for q, e in pairs])
@@ -110,10 +137,17 @@ def test_solver_round_trip(tokenizer, model_dir):
         json.dumps(r.to_dict(), ensure_ascii=False)
 
 
-def test_solver_learns_to_copy(tokenizer):
+@pytest.mark.parametrize("placeholders", [False, True])
+def test_solver_learns_to_copy(placeholders):
     """Overfit four problems: the trained solver must produce the exact gold expressions and answers."""
+    vocab = load_tokenizer(APE_VOCAB).vocab
+    vocab.update({t: len(vocab) + i for i, t in enumerate(PLACEHOLDERS)})
+    tokenizer = load_tokenizer(vocab, placeholders)
     samples = [s for _, s in prepared(read_problems(DATA / "ape210k" / "valid.ape.json")[:4])]
-    batch = collate([dict(zip(["input_ids", "token_type_ids"], encode_pair(tokenizer, q, e))) for q, e, _ in samples])
+    pairs = [(q, e) for q, e, _ in samples]
+    if placeholders:
+        pairs = [(masked, mask_expression(e, numbers)) for q, e in pairs for masked, numbers in [mask_numbers(q)]]
+    batch = collate([dict(zip(["input_ids", "token_type_ids"], encode_pair(tokenizer, q, e))) for q, e in pairs])
     model = tiny_model(tokenizer, seed=1).train()
     opt = torch.optim.Adam(model.parameters(), lr=5e-3)
     for _ in range(80):
@@ -121,7 +155,8 @@ def test_solver_learns_to_copy(tokenizer):
         opt.zero_grad()
         loss.backward()
         opt.step()
-    results = Solver(model, tokenizer, max_new_tokens=24).solve([q for q, _, _ in samples], batch_size=4)
+    solver = Solver(model, tokenizer, max_new_tokens=24, number_placeholders=placeholders)
+    results = solver.solve([q for q, _, _ in samples], batch_size=4)
     assert [r.expression for r in results] == [e for _, e, _ in samples]
     assert all(r.error is None for r in results)
 
@@ -175,16 +210,18 @@ def test_cli_solve_stdin_and_text_output(model_dir, capsys, monkeypatch):
     assert out.count("expression:") == 2 and QUESTION in out
 
 
-def test_train_script_smoke(tmp_path):
+@pytest.mark.parametrize("options", [[], ["--number-placeholders"]])
+def test_train_script_smoke(tmp_path, options):
     lines = (DATA / "ape210k" / "valid.ape.json").read_text(encoding="utf-8").splitlines()[:24]
     data = tmp_path / "mini.jsonl"
     data.write_text("\n".join(lines) + "\n", encoding="utf-8")
     out = tmp_path / "run"
     assert train_mathwp.main(["--data", str(data), "--output", str(out), "--dev-size", "4", "--hidden", "32",
                               "--layers", "2", "--heads", "4", "--intermediate", "64", "--max-steps", "4",
-                              "--batch-size", "8", "--warmup-steps", "0"]) == 0  # fmt: skip
+                              "--batch-size", "8", "--warmup-steps", "0", *options]) == 0  # fmt: skip
     assert len((out / "dev_ids.txt").read_text().split()) == 4
     solver = Solver.from_pretrained(out / "final")
+    assert solver.number_placeholders == bool(options)
     assert len(solver.solve(QUESTION)) == 1
 
 
