@@ -85,3 +85,17 @@ def test_train_script_smoke(tmp_path, capsys):
     from dialog import ChatBot
 
     assert isinstance(ChatBot.from_pretrained(out).reply(["你好"], max_new_tokens=3), str)
+
+
+def test_shipped_default_model(capsys):
+    from dialog import ChatBot
+    from dialog.chatbot import DEFAULT_MODEL
+
+    size = sum(p.stat().st_size for p in DEFAULT_MODEL.iterdir())
+    assert size <= 25 * 2**20
+    assert "Dev metrics" in (DEFAULT_MODEL / "README.md").read_text(encoding="utf-8")
+    bot = ChatBot.from_pretrained()
+    assert bot.family == "nezha-gpt" and bot.model.config.position_embedding_type == "relative"
+    assert zoo.cli.main(["chat", "--once", "我最近天天吃火锅", "--seed", "0", "--max-new-tokens", "8"]) == 0
+    reply = capsys.readouterr().out.strip()
+    assert reply and reply == bot.reply(["我最近天天吃火锅"], seed=0, max_new_tokens=8)
