@@ -18,7 +18,6 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import accumulate, chain, compress
-from operator import add
 from typing import Union
 
 __all__ = ["Tokenizer", "load_vocab", "simplify_vocab", "is_cjk_character", "is_punctuation"]
@@ -254,8 +253,8 @@ class Tokenizer:
         self.mask_id = self.vocab.get(token_mask)
         self.start_id = self.vocab.get(token_start) if token_start else None
         self.end_id = self.vocab.get(token_end) if token_end else None
-        # word -> its tokens / start steps / step kept / token lengths (memo of _pretokenized)
-        self._expansions: tuple[dict, dict, dict, dict] = ({}, {}, {}, {})
+        # word -> its tokens / their starts / ends inside the word, and the words needing a splice (_memo)
+        self._expansions: tuple[dict, dict, dict, set] = ({}, {}, {}, set())
         self._cache_size = cache_size
 
     # ---- vocabulary ----
@@ -322,35 +321,42 @@ class Tokenizer:
     def _pretokenized(self, norm: str, offsets: bool = True) -> tuple[list[str], list[int], list[int]]:
         """Vocab words as they are, other pieces through the basic split + WordPiece.
 
-        Each distinct word's expansion is memoized, so the per-token work runs in C (map/chain/accumulate), not
-        in a Python loop: this is what makes the whole tokenizer several times faster than python jieba alone.
+        Each distinct word's expansion is memoized. Most words are one token spanning the whole word, so tokens
+        and offsets are the words and their offsets (C-level passes); only the few other words are spliced in.
         """
         if self._cut is not None:
-            words, starts = self._cut(norm), None
+            words = self._cut(norm)
+            word_ends = list(accumulate(map(len, words))) if offsets else None
+            word_starts = [0, *word_ends[:-1]] if offsets else None
         else:
             pieces = self._pieces(norm)
             words = [w for w, _, _ in pieces]
-            starts = [s for _, s, _ in pieces]
-        tokens_of, steps_of, keep_of, lengths_of = self._memo(words)
+            word_starts, word_ends = [s for _, s, _ in pieces], [e for _, _, e in pieces]
+        tokens_of, starts_of, ends_of, special = self._memo(words)
+        odd = list(compress(range(len(words)), map(special.__contains__, words)))
+        if not odd:
+            return words, word_starts, word_ends
         tokens = list(chain.from_iterable(map(tokens_of.__getitem__, words)))
         if not offsets:
             return tokens, None, None
-        if starts is None:
-            # words tile the text: a running sum of (first-token offset, gaps between tokens, rest of the word)
-            # per word gives every token start; `keep` drops the word-end positions
-            positions = accumulate(chain.from_iterable(map(steps_of.__getitem__, words)))
-            token_starts = list(compress(positions, chain.from_iterable(map(keep_of.__getitem__, words))))
-        else:
-            relative = (s[:-1] for s in map(steps_of.__getitem__, words))
-            token_starts = [start + offset for start, rel in zip(starts, relative) for offset in accumulate(rel)]
-        token_ends = list(map(add, token_starts, chain.from_iterable(map(lengths_of.__getitem__, words))))
-        return tokens, token_starts, token_ends
+        starts: list[int] = []
+        ends: list[int] = []
+        prev = 0
+        for i in odd:
+            starts += word_starts[prev:i]
+            ends += word_ends[prev:i]
+            word, shift = words[i], word_starts[i]
+            starts += [shift + a for a in starts_of[word]]
+            ends += [shift + b for b in ends_of[word]]
+            prev = i + 1
+        starts += word_starts[prev:]
+        ends += word_ends[prev:]
+        return tokens, starts, ends
 
-    def _memo(self, words: list[str]) -> tuple[dict, dict, dict, dict]:
-        """Per distinct word: its tokens, the steps between successive token starts (first = offset of the first
-        token, last = from the last token start to the word end), which steps are token starts, token lengths."""
-        tables = self._expansions
-        tokens_of, steps_of, keep_of, lengths_of = tables
+    def _memo(self, words: list[str]) -> tuple[dict, dict, dict, set]:
+        """Per distinct word: its tokens and their start / end offsets inside the word; ``special`` holds the words
+        that are not exactly one token spanning the whole word."""
+        tokens_of, starts_of, ends_of, special = tables = self._expansions
         new = set(words).difference(tokens_of)
         if new:
             if len(tokens_of) + len(new) > self._cache_size:
@@ -358,15 +364,12 @@ class Tokenizer:
                     table.clear()
                 new = set(words)
             for word in new:
-                if word in self.vocab:
-                    pieces = [(word, 0, len(word))]
-                else:
-                    pieces = self._basic_wordpiece(word, 0)
-                token_starts = [s for _, s, _ in pieces]
+                pieces = [(word, 0, len(word))] if word in self.vocab else self._basic_wordpiece(word, 0)
                 tokens_of[word] = tuple(t for t, _, _ in pieces)
-                steps_of[word] = tuple(b - a for a, b in zip([0, *token_starts], [*token_starts, len(word)]))
-                keep_of[word] = (1,) * len(pieces) + (0,)
-                lengths_of[word] = tuple(e - s for _, s, e in pieces)
+                starts_of[word] = tuple(s for _, s, _ in pieces)
+                ends_of[word] = tuple(e for _, _, e in pieces)
+                if len(pieces) != 1 or pieces[0] != (word, 0, len(word)):
+                    special.add(word)
         return tables
 
     def _basic_wordpiece(self, text: str, offset: int) -> list[Piece]:
