@@ -117,7 +117,8 @@ def bench_retrieval(quick: bool) -> str:
     ratio = times["raw 768"] / times["whitened 256"]
     return "\n".join([
         f"N = {n:,} base vectors, {n_queries} queries, top-10 cosine (exact, blocked matmul + topk), best of 2",
-        "", "| vectors | bytes / vector | seconds for all queries | queries/s | speed-up vs 768 |", "|---|---|---|---|---|",
+        "", "| vectors | bytes / vector | seconds for all queries | queries/s | speed-up vs 768 |",
+        "|---|---|---|---|---|",
         f"| raw 768 | {DIM * 4} | {times['raw 768']:.2f} | {n_queries / times['raw 768']:.0f} | 1.00x |",
         f"| whitened k=256 | {k * 4} | {times['whitened 256']:.2f} | {n_queries / times['whitened 256']:.0f} | "
         f"{ratio:.2f}x |", "", f"(one-off whitening transform of the {n:,} vectors: {transform_s:.1f} s)"])

@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     for key, r in metrics.items():
         if "error" in r:
             print(f"{key}: {r['error']}")
-    print(json.dumps({"encoder": args.encoder, "pooling": encoder.pooling, "fit": "target" if fit == "target" else args.fit,
+    print(json.dumps({"encoder": args.encoder, "pooling": encoder.pooling,
+                      "fit": "target" if fit == "target" else args.fit,
                       "seconds": round(time.perf_counter() - start, 1), "sizes": results["sizes"],
                       "metrics": metrics}))
     return 0

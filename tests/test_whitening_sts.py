@@ -113,7 +113,8 @@ def test_evaluate_target_fit_matches_a_hand_computation(splits):
         assert got["weighted_average"] == pytest.approx(weighted, abs=1e-9)
     assert results["sizes"] == {"stsb_dev": 120, "SICK_trial": 60}
     table = results_table(results)
-    assert table.splitlines()[0] == "| k | stsb_dev | SICK_trial | avg | weighted avg |" and len(table.splitlines()) == 5
+    assert table.splitlines()[0] == "| k | stsb_dev | SICK_trial | avg | weighted avg |"
+    assert len(table.splitlines()) == 5
 
 
 def test_fit_on_other_data(splits):

@@ -123,7 +123,7 @@ class Whitening(nn.Module):
         if self.regularization == 0 and self.n_samples <= dim:
             raise ValueError(
                 f"cannot whiten {dim}-dim vectors from N={self.n_samples} <= dim samples: the covariance is singular. "
-                "Fit on more vectors or pass Whitening(regularization=1e-3) (documented ridge: Sigma + lambda*tr/dim*I)."
+                "Fit on more vectors or pass Whitening(regularization=1e-3) (ridge: Sigma + lambda*tr/dim*I)."
             )
         # symmetric PSD matrix: eigh gives the SVD U diag(s) U^T of the spec; sort by decreasing variance
         s, u = torch.linalg.eigh(cov)
