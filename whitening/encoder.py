@@ -167,7 +167,7 @@ class SentenceEncoder:
         pooler = self.model.pooler.dense if self.pooling == "pooler" else None
         vectors = pool(states, mask, self.pooling, pooler).float()
         if self.whitening is not None:
-            vectors = self.whitening.transform(vectors)
+            vectors = self.whitening.to(self.device).transform(vectors)
         return vectors
 
     def encode(self, sentences: str | Sequence[str], batch_size: int = 32, show_progress_bar: bool = False,
