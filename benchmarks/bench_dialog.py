@@ -75,7 +75,7 @@ def main(argv=None) -> int:
         ours = time.perf_counter() - start
     shutil.rmtree(folder, ignore_errors=True)
 
-    print(f"| method | replies | new tokens | seconds | replies/s | speed-up |")
+    print("| method | replies | new tokens | seconds | replies/s | speed-up |")
     print("|---|---|---|---|---|---|")
     print(f"| CDial-GPT loop (HF, batch 1, no cache) | {n} | {new_tokens} | {base:.2f} | {n / base:.2f} | 1.00x |")
     print(f"| dialog.ChatBot.reply_batch (batch {batch}, KV cache) | {n} | {new_tokens} | {ours:.2f} | "
