@@ -66,6 +66,8 @@ def main(argv=None) -> int:
     p.add_argument("--max-steps", type=int, default=None)
     p.add_argument("--ema", type=float, default=0.9999)
     p.add_argument("--noise", type=float, default=0.15)
+    p.add_argument("--k-sparse", type=int, default=10,
+                   help="top-k of the sparse softmax; 0 = full softmax (needed when training from scratch)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--threads", type=int, default=None)
     args = p.parse_args(argv)
@@ -81,7 +83,8 @@ def main(argv=None) -> int:
                               batch_size=args.batch_size, num_epochs=args.epochs, max_steps=args.max_steps,
                               ema_decay=args.ema or None, lr_schedule="constant", seed=args.seed, log_every=50,
                               save_every=500, max_grad_norm=None)
-    trainer = train_generator(model, tokenizer, records, targs, maxlen=maxlen, noise=args.noise)
+    trainer = train_generator(model, tokenizer, records, targs, maxlen=maxlen, noise=args.noise,
+                              k_sparse=args.k_sparse or None)
     trainer.save_model(args.out)
     save_vocab(vocab, Path(args.out) / "vocab.txt")
     print(json.dumps({"steps": trainer.state.global_step, "loss": trainer.history[-1].get("loss")

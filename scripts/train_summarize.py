@@ -1,10 +1,10 @@
 """Train the small default SPACES pipeline on CPU from the shared LCSTS data (all stages, our scripts' code).
 
     nice -n 10 python scripts/train_summarize.py --out summarize/models/default --work work/summarize
-Stages: A oracle labels on the training pairs; E a small UniLM generator from scratch (source = whole text or
-oracle extract, 1/2 each, input noise, copy labels, sparse softmax, EMA); B clause vectors from the trained
-generator's backbone; C k-fold extractor + out-of-fold threshold; then the pipeline folder. No pretrained
-checkpoint is reachable here, so the generator starts from random weights (see the model card).
+Stages: A oracle labels on the training pairs; E a small UniLM generator from random weights (source = whole
+text or oracle extract, 1/2 each; input noise, copy labels, EMA; full softmax by default, because sparse softmax
+collapses to flat logits, loss -> log k, when nothing is pretrained); B clause vectors from the trained
+generator's backbone; C k-fold extractor + out-of-fold threshold; then the pipeline folder.
 """
 
 from __future__ import annotations
@@ -42,9 +42,13 @@ def main(argv=None) -> int:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--ema", type=float, default=0.999)
     p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--k-sparse", type=int, default=0,
+                   help="top-k of the sparse softmax; 0 = full softmax (needed when training from scratch)")
     p.add_argument("--extractor-epochs", type=int, default=10)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--generator-from", default=None,
+                   help="skip stage E and use this trained SpacesForSummary folder (e.g. an interrupted run's weights)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     work = Path(args.work)
@@ -59,22 +63,25 @@ def main(argv=None) -> int:
                                      [cail / "user_dict.txt", cail / "user_dict_2.txt"])
     tokenizer = word_tokenizer(vocab)
     hidden, layers, heads = (int(x) for x in args.size.split(","))
-    torch.manual_seed(args.seed)
-    model = SpacesForSummary(zoo.ZooConfig(
-        vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-        intermediate_size=4 * hidden, max_position_embeddings=args.max_positions, attention="unilm"))
-    seq2seq = [{"source_1": "".join(r["clauses"]), "source_2": "".join(r["clauses"][j] for j in r["labels"]),
-                "target": r["summary"]} for r in records]
-    targs = zoo.TrainingArguments(output_dir=str(work / "generator-run"), learning_rate=args.lr, weight_decay=0.01,
-                                  batch_size=args.batch_size, max_steps=args.steps, warmup_steps=100,
-                                  ema_decay=args.ema, seed=args.seed, log_every=100, save_every=500,
-                                  progress_bar=False)
-    trainer = train_generator(model, tokenizer, seq2seq, targs, maxlen=args.max_positions - 64)
-    trainer.save_model(work / "generator")
-    print(json.dumps({"stage": "E", "steps": trainer.state.global_step, "seconds": round(time.time() - t0)}),
-          flush=True)
+    generator_dir = Path(args.generator_from) if args.generator_from else work / "generator"
+    if not args.generator_from:
+        torch.manual_seed(args.seed)
+        model = SpacesForSummary(zoo.ZooConfig(
+            vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+            intermediate_size=4 * hidden, max_position_embeddings=args.max_positions, attention="unilm"))
+        seq2seq = [{"source_1": "".join(r["clauses"]), "source_2": "".join(r["clauses"][j] for j in r["labels"]),
+                    "target": r["summary"]} for r in records]
+        targs = zoo.TrainingArguments(output_dir=str(work / "generator-run"), learning_rate=args.lr,
+                                      weight_decay=0.01, batch_size=args.batch_size, max_steps=args.steps,
+                                      warmup_steps=100, ema_decay=args.ema, seed=args.seed, log_every=100,
+                                      save_every=500, progress_bar=False)
+        trainer = train_generator(model, tokenizer, seq2seq, targs, maxlen=args.max_positions - 64,
+                                  k_sparse=args.k_sparse or None)
+        trainer.save_model(generator_dir)
+        print(json.dumps({"stage": "E", "steps": trainer.state.global_step, "seconds": round(time.time() - t0)}),
+              flush=True)
 
-    generator = SpacesForSummary.from_pretrained(work / "generator").eval()
+    generator = SpacesForSummary.from_pretrained(generator_dir).eval()
     vectors = vectorize(records, generator.zoo, tokenizer, maxlen=min(512, args.max_positions))
     print(json.dumps({"stage": "B", "seconds": round(time.time() - t0)}), flush=True)
     oof, info = train_extractor_kfold(vectors, records, work / "extractor", num_folds=args.folds,

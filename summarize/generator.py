@@ -73,10 +73,15 @@ def copy_loss(copy_logits: torch.Tensor, copy_labels: torch.Tensor, token_type_i
     return (loss * mask).sum() / mask.sum().clamp_min(1.0)
 
 
-def generator_loss(model: SpacesForSummary, batch: dict) -> torch.Tensor:
-    """Total SPACES loss = sparse-softmax seq2seq loss + 2 * copy loss; the input may be noisy, targets are clean."""
+def generator_loss(model: SpacesForSummary, batch: dict, k_sparse: int | None = K_SPARSE) -> torch.Tensor:
+    """Total SPACES loss = sparse-softmax seq2seq loss + 2 * copy loss; the input may be noisy, targets are clean.
+
+    ``k_sparse=None`` uses the full softmax (ordinary cross-entropy). Sparse softmax suits fine-tuning a
+    pretrained LM; from random weights it collapses to flat logits (loss -> log k), so train those with None.
+    """
     out = model(batch["input_ids"], token_type_ids=batch["token_type_ids"], attention_mask=batch["attention_mask"])
-    return (sparse_softmax_loss(out.logits, batch["labels"], batch["token_type_ids"])
+    k = k_sparse or out.logits.shape[-1]
+    return (sparse_softmax_loss(out.logits, batch["labels"], batch["token_type_ids"], k)
             + 2 * copy_loss(out.copy_logits, batch["copy_labels"], batch["token_type_ids"]))
 
 

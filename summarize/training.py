@@ -4,6 +4,7 @@ out-of-fold seq2seq data and the generator (spec §3.3-§3.6)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -12,7 +13,7 @@ from zoo.training import Trainer, TrainingArguments
 
 from .extract import extract_oracle
 from .extractor import ClauseExtractor, clause_vectors, masked_bce, pad_documents, select_clauses
-from .generator import Seq2SeqDataset, SpacesForSummary, collate, generator_loss
+from .generator import K_SPARSE, Seq2SeqDataset, SpacesForSummary, collate, generator_loss
 from .metrics import rouge
 
 THRESHOLD_GRID = tuple(round(0.05 * i, 2) for i in range(1, 14))
@@ -124,11 +125,12 @@ def seq2seq_records(records: Sequence[dict], probs: Sequence[Sequence[float] | N
 
 
 def train_generator(model: SpacesForSummary, tokenizer, records: Sequence[dict], args: TrainingArguments,
-                    maxlen: int = 1024, noise: float = 0.15,
+                    maxlen: int = 1024, noise: float = 0.15, k_sparse: int | None = K_SPARSE,
                     eval_fn: Callable | None = None) -> Trainer:
-    """Stage E: train with sparse softmax + 2 * copy loss on noisy inputs (EMA when ``args.ema_decay`` is set)."""
+    """Stage E: train with sparse softmax (top ``k_sparse``; None = full softmax) + 2 * copy loss on noisy
+    inputs, with EMA when ``args.ema_decay`` is set."""
     dataset = Seq2SeqDataset(records, tokenizer, maxlen=maxlen, noise=noise, train=True, seed=args.seed)
     trainer = Trainer(model, args, dataset, collate_fn=lambda s: collate(s, tokenizer.pad_id or 0),
-                      loss_fn=generator_loss, eval_fn=eval_fn)
+                      loss_fn=partial(generator_loss, k_sparse=k_sparse), eval_fn=eval_fn)
     trainer.train()
     return trainer

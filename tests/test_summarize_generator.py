@@ -124,3 +124,15 @@ def test_generator_trains_a_few_steps_with_ema(tmp_path, tokenizer):
     trainer.save_model(tmp_path / "saved")
     trained = SpacesForSummary.from_pretrained(tmp_path / "saved").eval()
     assert generator_loss(trained, batch).item() < before
+
+
+def test_generator_loss_full_softmax_option():
+    torch.manual_seed(0)
+    model = SpacesForSummary(tiny_config()).eval()
+    batch = collate([{"input_ids": [2, 5, 6, 3, 2, 7, 5, 3], "token_type_ids": [0, 0, 0, 0, 1, 1, 1, 1],
+                      "labels": [2, 5, 6, 3, 2, 7, 5, 3], "copy_labels": [1, 2, 0, 1, 0, 0, 1]}])
+    out = model(batch["input_ids"], token_type_ids=batch["token_type_ids"])
+    ce = torch.nn.functional.cross_entropy(out.logits[0, 4:7], batch["labels"][0, 5:8])
+    copy = copy_loss(out.copy_logits, batch["copy_labels"], batch["token_type_ids"])
+    assert torch.allclose(generator_loss(model, batch, k_sparse=None), ce + 2 * copy, atol=1e-6)
+    assert generator_loss(model, batch) < generator_loss(model, batch, k_sparse=None)
