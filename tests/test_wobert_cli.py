@@ -3,8 +3,8 @@
 import io
 import json
 
+from _wobert_helpers import hub_folder
 from conftest import DATA, VOCAB
-from test_wobert_tokenizer import hub_folder
 
 from zoo.cli import main
 

@@ -1,31 +1,14 @@
 """wobert models, fill-mask and vocab tools on tiny random checkpoints in the hub layouts."""
 
-import shutil
-
 import pytest
 import torch
+from _wobert_helpers import hub_folder, tiny_bert
 from conftest import VOCAB
-from test_wobert_tokenizer import hub_folder
-from transformers import BertConfig, BertForMaskedLM
 
 from wobert import (WoBertForMaskedLM, WoBertModel, WoBertTokenizer, build_word_vocab, convert_char_checkpoint,
                     fill_mask, simplify_vocab)
 from wobert.vocab import WOBERT_SPECIALS, compound_tokens_for, save_vocab
 from zoo.tokenization import load_vocab
-
-TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
-            max_position_embeddings=128, type_vocab_size=2)
-
-
-def tiny_bert(folder, vocab_file):
-    """A random BertForMaskedLM saved like the hub checkpoints (plus its vocab.txt)."""
-    torch.manual_seed(0)
-    vocab_size = sum(1 for _ in open(vocab_file, encoding="utf-8"))
-    model = BertForMaskedLM(BertConfig(vocab_size=vocab_size, **TINY)).eval()
-    model.save_pretrained(folder)
-    shutil.copy(vocab_file, folder / "vocab.txt")
-    return model
-
 
 @pytest.fixture(scope="module")
 def plus_checkpoint(tmp_path_factory):

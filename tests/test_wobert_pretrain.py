@@ -5,9 +5,8 @@ import json
 
 import numpy as np
 import torch
+from _wobert_helpers import hub_folder, tiny_bert
 from conftest import DATA, REPO, VOCAB
-from test_wobert_models import tiny_bert
-from test_wobert_tokenizer import hub_folder
 
 from wobert import WoBertForMaskedLM
 from wobert.pretraining import MaskedChunks, collate_mlm, document_chunks, mlm_loss, random_masking

@@ -1,12 +1,9 @@
 """wobert.WoBertTokenizer: HF tokenizer with the exact bert4keras rule, hub layouts, offsets, batches, decode."""
 
-import json
-import shutil
-
 import pytest
 import torch
+from _wobert_helpers import DECODE_VECTORS, WOBERT_VECTORS, hub_folder
 from conftest import DATA, VOCAB
-from test_tokenization import DECODE_VECTORS, WOBERT_VECTORS
 
 import wobert  # noqa: F401  (registers WoBertTokenizer with AutoTokenizer)
 from transformers import AutoTokenizer
@@ -19,20 +16,6 @@ JUNNYU_MASK_IDS = {
     "plus": [101, 8398, 103, 1722, 1266, 5661, 1909, 103, 752, 9804, 3188, 179, 102],
     "base": [2, 13814, 4, 2422, 1861, 7923, 2668, 4, 1242, 14772, 4280, 410, 3],
 }
-
-
-def hub_folder(tmp_path_factory, kind: str):
-    """The junnyu/wobert_chinese_{base,plus_base} layout: config.json, vocab.txt, tokenizer_config.json naming
-    WoBertTokenizer, special_tokens_map.json."""
-    folder = tmp_path_factory.mktemp(f"wobert_{kind}")
-    shutil.copy(VOCAB / f"wobert_{kind}_vocab.txt", folder / "vocab.txt")
-    shutil.copy(VOCAB / f"wobert_{kind}_config.json", folder / "config.json")
-    (folder / "tokenizer_config.json").write_text(
-        json.dumps({"do_lower_case": True, "tokenizer_class": "WoBertTokenizer"}), encoding="utf-8")
-    specials = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]",
-                "mask_token": "[MASK]"}
-    (folder / "special_tokens_map.json").write_text(json.dumps(specials), encoding="utf-8")
-    return folder
 
 
 @pytest.fixture(scope="module", params=["plus", "base"])
