@@ -126,6 +126,11 @@ def test_save_and_load_pipeline(summarizer, doc, tmp_path):
     assert loaded.threshold == 0.5
     with pytest.raises(FileNotFoundError):
         Summarizer.from_pretrained(tmp_path / "missing")
+    from summarize.pipeline import DEFAULT_PATH
+
+    if not (DEFAULT_PATH / "pipeline.json").exists():  # no trained default is shipped yet
+        with pytest.raises(FileNotFoundError, match="no default pipeline"):
+            Summarizer.from_pretrained()
 
 
 def test_cli(summarizer, doc, tmp_path, capsys, monkeypatch):
