@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"THUCNews cnews.val: {len(texts)} articles, {chars:,} characters\n")
     print("| tokenizer | tokens | tokens / char | vs char BERT |")
     print("|---|---|---|---|")
-    counts = {name: sum(len(tok.tokenize_columns(t, offsets=False)[0]) for t in texts)
+    counts = {name: sum(len(tok.tokenize_spans(t, offsets=False)[0]) for t in texts)
               for name, tok in tokenizers.items()}
     char_count = counts["char BERT (bert_chinese_vocab, 21128)"]
     for name, n in counts.items():

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from itertools import repeat
 
 from transformers import AutoConfig, AutoTokenizer, BertConfig, PreTrainedTokenizer
@@ -121,29 +121,28 @@ class WoBertTokenizer(PreTrainedTokenizer):
     def tokenize_with_offsets(self, text: str, split_special_tokens: bool | None = None
                               ) -> list[tuple[str, int, int]]:
         """``(token, start, end)`` per token of ``text`` (no [CLS]/[SEP]); offsets index ``text``."""
-        return list(zip(*self._columns(text, split_special_tokens)))
+        tokens, spans = self._spans(text, split_special_tokens)
+        return [(t, a, b) for t, (a, b) in zip(tokens, spans)]
 
-    def _columns(self, text: str, split_special_tokens: bool | None, offsets: bool = True):
-        """``(tokens, starts, ends)``; added/special tokens written in the text stay whole unless split."""
+    def _spans(self, text: str, split_special_tokens: bool | None, offsets: bool = True):
+        """``(tokens, spans)``; added/special tokens written in the text stay whole unless split."""
         if not isinstance(text, str):
             raise TypeError(f"text must be str, got {type(text).__name__}")
         split = self.split_special_tokens if split_special_tokens is None else split_special_tokens
         pattern = None if split else self._added_pattern()
         if pattern is None or pattern.search(text) is None:
-            return self.core.tokenize_columns(text, offsets)
-        tokens, starts, ends, pos = [], [], [], 0
+            return self.core.tokenize_spans(text, offsets)
+        tokens, spans, pos = [], [], 0
         for chunk in pattern.split(text):
             if chunk in self._added_tokens_encoder:
                 tokens.append(chunk)
-                starts.append(pos)
-                ends.append(pos + len(chunk))
+                spans.append((pos, pos + len(chunk)))
             elif chunk:
-                t, s, e = self.core.tokenize_columns(chunk)
-                tokens += t
-                starts += [x + pos for x in s]
-                ends += [x + pos for x in e]
+                chunk_tokens, chunk_spans = self.core.tokenize_spans(chunk)
+                tokens += chunk_tokens
+                spans += [(a + pos, b + pos) for a, b in chunk_spans]
             pos += len(chunk)
-        return tokens, starts, ends
+        return tokens, spans if offsets else None
 
     def _added_pattern(self) -> re.Pattern | None:
         """A regex splitting text around added/special tokens (C speed, unlike HF's Python trie)."""
@@ -157,10 +156,10 @@ class WoBertTokenizer(PreTrainedTokenizer):
 
     # ---- HF encoding with offsets ----
     def _ids_and_offsets(self, text, split_special_tokens, offsets: bool = True):
-        tokens, starts, ends = self._columns(text, split_special_tokens, offsets)
+        """``[ids, spans]`` (spans None without offsets) for one text."""
+        tokens, spans = self._spans(text, split_special_tokens, offsets)
         self._added_pattern()  # refreshes self._token_ids
-        ids = list(map(self._token_ids.get, tokens, repeat(self.core.unk_id)))
-        return ids, _LazyOffsets(starts, ends) if offsets else _LazyOffsets([None] * len(ids), [None] * len(ids))
+        return [list(map(self._token_ids.get, tokens, repeat(self.core.unk_id))), spans]
 
     def _truncate(self, first, second, budget: int, strategy: TruncationStrategy) -> None:
         """bert4keras truncation: pop from the longer sequence (first on ties) at the truncation side."""
@@ -175,7 +174,8 @@ class WoBertTokenizer(PreTrainedTokenizer):
             if not target or not target[0]:
                 raise ValueError(f"cannot truncate to max_length with truncation strategy {strategy.value!r}")
             target[0].pop(index)
-            target[1].pop(index)
+            if target[1] is not None:
+                target[1].pop(index)
 
     def _encode_one(self, text, pair, add_special_tokens, truncation_strategy, max_length, split_special_tokens,
                     return_offsets: bool) -> dict:
@@ -194,10 +194,12 @@ class WoBertTokenizer(PreTrainedTokenizer):
                    "token_type_ids": [0] * len(ids) + [1] * len(pair_ids or []),
                    "special_tokens_mask": [0] * (len(ids) + len(pair_ids or []))}
         if return_offsets:
-            edge = [(0, 0)] if add_special_tokens else []
-            offsets = edge + first[1].pairs() + edge
-            if second is not None:
-                offsets += second[1].pairs() + edge
+            offsets = [(0, 0)] if add_special_tokens else []
+            for part in (first, second):
+                if part is not None:
+                    offsets += part[1]
+                    if add_special_tokens:
+                        offsets.append((0, 0))
             row["offset_mapping"] = offsets
         return row
 
@@ -276,26 +278,9 @@ class WoBertTokenizer(PreTrainedTokenizer):
         return None, None, None
 
 
-class _LazyOffsets:
-    """Offsets kept as two columns and zipped only when asked for (most calls do not ask)."""
-
-    __slots__ = ("starts", "ends")
-
-    def __init__(self, starts: list[int], ends: list[int]):
-        self.starts, self.ends = starts, ends
-
-    def __len__(self) -> int:
-        return len(self.starts)
-
-    def pop(self, index: int) -> None:
-        self.starts.pop(index)
-        self.ends.pop(index)
-
-    def pairs(self) -> list[tuple[int, int]]:
-        return list(zip(self.starts, self.ends))
-
-
-def _pad_offsets(offsets: Sequence[tuple[int, int]], length: int, side: str) -> list[tuple[int, int]]:
+def _pad_offsets(offsets: list[tuple[int, int]], length: int, side: str) -> list[tuple[int, int]]:
+    if len(offsets) == length:
+        return offsets
     padding = [(0, 0)] * (length - len(offsets))
     return padding + list(offsets) if side == "left" else list(offsets) + padding
 

@@ -268,8 +268,8 @@ class Tokenizer:
         self.mask_id = self.vocab.get(token_mask)
         self.start_id = self.vocab.get(token_start) if token_start else None
         self.end_id = self.vocab.get(token_end) if token_end else None
-        # word -> its tokens / their starts / ends inside the word, and the words needing a splice (_memo)
-        self._expansions: tuple[dict, dict, dict, set] = ({}, {}, {}, set())
+        # word -> its tokens / their spans inside the word, and the words needing a splice (see _memo)
+        self._expansions: tuple[dict, dict, set] = ({}, {}, set())
         self._cache_size = cache_size
 
     # ---- vocabulary ----
@@ -310,11 +310,12 @@ class Tokenizer:
 
     def tokenize_with_offsets(self, text: str) -> list[Piece]:
         """``(token, start, end)`` for every token of ``text`` (no [CLS]/[SEP]); offsets index ``text``."""
-        return list(zip(*self.tokenize_columns(text)))
+        tokens, spans = self.tokenize_spans(text)
+        return [(t, a, b) for t, (a, b) in zip(tokens, spans)]
 
-    def tokenize_columns(self, text: str, offsets: bool = True) -> tuple[list[str], list[int], list[int]]:
-        """``(tokens, starts, ends)`` as three lists (the fast form of ``tokenize_with_offsets``);
-        with ``offsets=False`` only the tokens are computed and starts/ends are None."""
+    def tokenize_spans(self, text: str, offsets: bool = True) -> tuple[list[str], list[tuple[int, int]] | None]:
+        """``(tokens, spans)``: the fast form of ``tokenize_with_offsets``, spans as ``(start, end)`` tuples;
+        with ``offsets=False`` only the tokens are computed and spans is None."""
         if not isinstance(text, str):
             raise TypeError(f"text must be str, got {type(text).__name__}")
         if self.do_lower_case:
@@ -323,55 +324,52 @@ class Tokenizer:
             norm, index_map = text, None
         if self._pieces is None:
             pieces = self._basic_wordpiece(norm, 0)
-            tokens, starts, ends = [t for t, _, _ in pieces], [s for _, s, _ in pieces], [e for _, _, e in pieces]
+            tokens, spans = [t for t, _, _ in pieces], [(a, b) for _, a, b in pieces]
         else:
-            tokens, starts, ends = self._pretokenized(norm, offsets)
+            tokens, spans = self._pretokenized(norm, offsets)
         if not offsets:
-            return tokens, None, None
+            return tokens, None
         if index_map is not None:
-            starts = list(map(index_map.__getitem__, starts))
-            ends = [index_map[e - 1] + 1 for e in ends]
-        return tokens, starts, ends
+            spans = [(index_map[a], index_map[b - 1] + 1) for a, b in spans]
+        return tokens, spans
 
-    def _pretokenized(self, norm: str, offsets: bool = True) -> tuple[list[str], list[int], list[int]]:
+    def _pretokenized(self, norm: str, offsets: bool = True) -> tuple[list[str], list[tuple[int, int]] | None]:
         """Vocab words as they are, other pieces through the basic split + WordPiece.
 
         Each distinct word's expansion is memoized. Most words are one token spanning the whole word, so tokens
-        and offsets are the words and their offsets (C-level passes); only the few other words are spliced in.
+        and spans are the words and their spans (C-level passes); only the few other words are spliced in.
         """
         if self._cut is not None:
             words = self._cut(norm)
-            word_ends = list(accumulate(map(len, words))) if offsets else None
-            word_starts = [0, *word_ends[:-1]] if offsets else None
+            spans = None
+            if offsets:
+                ends = list(accumulate(map(len, words)))
+                spans = list(zip([0, *ends], ends))
         else:
             pieces = self._pieces(norm)
             words = [w for w, _, _ in pieces]
-            word_starts, word_ends = [s for _, s, _ in pieces], [e for _, _, e in pieces]
-        tokens_of, starts_of, ends_of, special = self._memo(words)
+            spans = [(a, b) for _, a, b in pieces]
+        tokens_of, spans_of, special = self._memo(words)
         odd = list(compress(range(len(words)), map(special.__contains__, words)))
         if not odd:
-            return words, word_starts, word_ends
+            return words, spans
         tokens = list(chain.from_iterable(map(tokens_of.__getitem__, words)))
         if not offsets:
-            return tokens, None, None
-        starts: list[int] = []
-        ends: list[int] = []
+            return tokens, None
+        out: list[tuple[int, int]] = []
         prev = 0
         for i in odd:
-            starts += word_starts[prev:i]
-            ends += word_ends[prev:i]
-            word, shift = words[i], word_starts[i]
-            starts += [shift + a for a in starts_of[word]]
-            ends += [shift + b for b in ends_of[word]]
+            out += spans[prev:i]
+            shift = spans[i][0]
+            out += [(shift + a, shift + b) for a, b in spans_of[words[i]]]
             prev = i + 1
-        starts += word_starts[prev:]
-        ends += word_ends[prev:]
-        return tokens, starts, ends
+        out += spans[prev:]
+        return tokens, out
 
-    def _memo(self, words: list[str]) -> tuple[dict, dict, dict, set]:
-        """Per distinct word: its tokens and their start / end offsets inside the word; ``special`` holds the words
-        that are not exactly one token spanning the whole word."""
-        tokens_of, starts_of, ends_of, special = tables = self._expansions
+    def _memo(self, words: list[str]) -> tuple[dict, dict, set]:
+        """Per distinct word: its tokens and their spans inside the word; ``special`` holds the words that are not
+        exactly one token spanning the whole word."""
+        tokens_of, spans_of, special = tables = self._expansions
         new = set(words).difference(tokens_of)
         if new:
             if len(tokens_of) + len(new) > self._cache_size:
@@ -381,8 +379,7 @@ class Tokenizer:
             for word in new:
                 pieces = [(word, 0, len(word))] if word in self.vocab else self._basic_wordpiece(word, 0)
                 tokens_of[word] = tuple(t for t, _, _ in pieces)
-                starts_of[word] = tuple(s for _, s, _ in pieces)
-                ends_of[word] = tuple(e for _, _, e in pieces)
+                spans_of[word] = tuple((a, b) for _, a, b in pieces)
                 if len(pieces) != 1 or pieces[0] != (word, 0, len(word)):
                     special.add(word)
         return tables
