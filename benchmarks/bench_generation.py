@@ -25,9 +25,11 @@ import zoo
 from zoo.generation import generate
 
 
-def timed(fn, repeats: int, sync) -> tuple[float, object]:
-    fn()  # warm-up
-    sync()
+def timed(fn, repeats: int, sync, warmup: bool = True) -> tuple[float, object]:
+    """Median wall time of `repeats` runs (after one warm-up run unless the function is a long baseline)."""
+    if warmup:
+        fn()
+        sync()
     times, out = [], None
     for _ in range(repeats):
         start = time.perf_counter()
@@ -55,15 +57,13 @@ def bench_unilm(args, device, dtype, sync):
                         intermediate_size=3072, attention="unilm")
     torch.manual_seed(0)
     model = zoo.ZooForLM(cfg).eval().to(device, dtype)
-    rows = []
     for batch in args.batches:
         ids = torch.randint(5, 13585, (batch, args.source), device=device)
         types = torch.zeros_like(ids)
         ours_t, ours = timed(lambda: generate(model, ids, token_type_ids=types, max_new_tokens=args.new), args.repeats,
                              sync)
-        base_t, base = timed(lambda: recompute_greedy(model, ids, types, args.new), args.repeats, sync)
-        rows.append(("(a) UniLM greedy", batch, ours_t, base_t, torch.equal(ours, base), batch * args.new / ours_t))
-    return rows
+        base_t, base = timed(lambda: recompute_greedy(model, ids, types, args.new), 1, sync, warmup=False)
+        yield "(a) UniLM greedy", batch, ours_t, base_t, torch.equal(ours, base), batch * args.new / ours_t
 
 
 def bench_cdial(args, device, dtype, sync):
@@ -75,7 +75,6 @@ def bench_cdial(args, device, dtype, sync):
     hf.save_pretrained(folder)
     ours_model = zoo.from_pretrained(folder, head="lm").to(device, dtype)
     hf = hf.to(device, dtype)
-    rows = []
     n = args.new
     for batch, sample in ((1, False), (8, True)):
         ids = torch.randint(5, 13000, (batch, args.context), device=device)
@@ -87,8 +86,7 @@ def bench_cdial(args, device, dtype, sync):
                                                  pad_token_id=1, **hf_kw)[:, args.context:], args.repeats, sync)
         same = torch.equal(ours, base) if not sample else None
         label = "(b) CDial-GPT nucleus" if sample else "(b) CDial-GPT greedy"
-        rows.append((label, batch, ours_t, base_t, same, batch * n / ours_t))
-    return rows
+        yield label, batch, ours_t, base_t, same, batch * n / ours_t
 
 
 def main():
@@ -99,10 +97,12 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--tmp", default=None)
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8], help="batch sizes for case (a)")
+    parser.add_argument("--cases", default="ab", help="which cases to run: a, b or ab")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    args.layers, args.source, args.context, args.new, args.batches = 12, 128, 64, 32, (1, 8)
+    args.layers, args.source, args.context, args.new = 12, 128, 64, 32
     if args.quick:
         args.layers, args.source, args.context, args.new, args.repeats = 2, 32, 16, 8, 1
     if args.tmp is None:
@@ -112,18 +112,28 @@ def main():
     device = torch.device(args.device)
     dtype = getattr(torch, args.dtype)
     sync = (lambda: torch.cuda.synchronize()) if device.type == "cuda" else (lambda: None)
-    rows = bench_unilm(args, device, dtype, sync) + bench_cdial(args, device, dtype, sync)
     name = torch.cuda.get_device_name() if device.type == "cuda" else f"{platform.processor() or 'cpu'}, " \
         f"{torch.get_num_threads()} threads"
     print(f"device: {args.device} ({name}), dtype {args.dtype}, torch {torch.__version__}, "
           f"transformers {T.__version__}, layers {args.layers}")
     print("| case | batch | ours s | baseline s | speed-up | identical tokens | ours tokens/s |")
-    print("|---|---|---|---|---|---|---|")
-    for label, batch, ours_t, base_t, same, tps in rows:
+    print("|---|---|---|---|---|---|---|", flush=True)
+    mismatch = False
+    for label, batch, ours_t, base_t, same, tps in _rows(args, device, dtype, sync):
         same_text = "n/a (sampling)" if same is None else ("yes" if same else "NO")
-        print(f"| {label} | {batch} | {ours_t:.3f} | {base_t:.3f} | {base_t / ours_t:.1f}x | {same_text} | {tps:.0f} |")
-    if any(same is False for *_, same, _ in rows):
+        print(f"| {label} | {batch} | {ours_t:.3f} | {base_t:.3f} | {base_t / ours_t:.1f}x | {same_text} | {tps:.0f} |",
+              flush=True)
+        mismatch |= same is False
+    if mismatch:
         raise SystemExit("token mismatch between ours and the baseline")
+
+
+def _rows(args, device, dtype, sync):
+    """Each case as soon as it is measured."""
+    if "a" in args.cases:
+        yield from bench_unilm(args, device, dtype, sync)
+    if "b" in args.cases:
+        yield from bench_cdial(args, device, dtype, sync)
 
 
 if __name__ == "__main__":

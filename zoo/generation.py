@@ -217,7 +217,7 @@ class _Decoder:
         out = self.model(
             self.input_ids, token_type_ids=self.token_type_ids,
             attention_mask=self.mask if self.padded else None,
-            position_ids=positions, past_key_values=cache, use_cache=True,
+            position_ids=positions, past_key_values=cache, use_cache=True, logits_to_keep=1,
         )
         logits = out.logits[:, -1].float()
         self.cache = cache

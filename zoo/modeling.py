@@ -373,9 +373,12 @@ class ZooForLM(ZooPreTrainedModel):
     def set_input_embeddings(self, value):
         self.zoo.embeddings.word_embeddings = value
 
-    def forward(self, input_ids, token_type_ids=None, attention_mask=None, **kwargs) -> ZooLMOutput:
+    def forward(self, input_ids, token_type_ids=None, attention_mask=None, logits_to_keep: int = 0,
+                **kwargs) -> ZooLMOutput:
+        """logits_to_keep > 0 computes the head only for the last that many positions (decoding needs one)."""
         out = self.zoo(input_ids, token_type_ids=token_type_ids, attention_mask=attention_mask, **kwargs)
-        transformed = self.head.transform(out.last_hidden_state)
+        hidden = out.last_hidden_state if logits_to_keep <= 0 else out.last_hidden_state[:, -logits_to_keep:]
+        transformed = self.head.transform(hidden)
         return ZooLMOutput(
             logits=self.head(transformed, self.zoo.embeddings.word_embeddings.weight),
             head_hidden_state=transformed,
