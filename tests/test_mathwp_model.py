@@ -3,7 +3,6 @@ bad input, eval/train scripts and the `zoo solve` CLI."""
 
 import json
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -230,9 +229,11 @@ def test_default_model_path_error(tmp_path):
         Solver.from_pretrained(tmp_path)
 
 
-def test_shipped_model_loads_if_present():
-    default = Path(__import__("mathwp").__file__).parent / "models" / "default"
-    if not (default / "config.json").is_file():
-        pytest.skip("shipped model not trained yet")
-    result = Solver.from_pretrained().solve(QUESTION)[0]
-    assert result.expression is not None
+def test_shipped_model(capsys):
+    """The shipped default loads with no argument (API and CLI) and solves a one-step problem."""
+    from zoo.cli import main
+
+    result = Solver.from_pretrained().solve("一件衣服原价200元，现在打八折出售，现价多少元？")[0]
+    assert result.error is None and result.answer == "160"
+    assert main(["solve", "--json", "一件衣服原价200元，现在打八折出售，现价多少元？"]) == 0
+    assert json.loads(capsys.readouterr().out)["answer"] == "160"
