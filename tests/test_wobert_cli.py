@@ -38,3 +38,9 @@ def test_tokenize_errors(tmp_path, capsys):
     assert main(["tokenize", "--vocab", str(tmp_path / "missing.txt"), "x"]) == 1
     assert main(["tokenize", "--model", str(tmp_path / "nothing-here"), "x"]) == 1
     assert "cannot load" in capsys.readouterr().err
+
+
+def test_default_is_the_shipped_wobert_plus_tokenizer(capsys):
+    """With no --model, the shipped copy of the junnyu/wobert_chinese_plus_base tokenizer (spec §8.1 ids)."""
+    assert main(["tokenize", "--ids", "我爱北京天安门"]) == 0
+    assert capsys.readouterr().out.split() == ["101", "1909", "3101", "11447", "38331", "102"]

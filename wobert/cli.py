@@ -1,6 +1,7 @@
 """``zoo tokenize``: WoBERT word-level tokenization of texts from arguments, a file or stdin.
 
-    zoo tokenize --model junnyu/wobert_chinese_plus_base "今天天气很好，我想去公园玩。"
+    zoo tokenize "今天天气很好，我想去公园玩。"          # the shipped WoBERT-Plus tokenizer
+    zoo tokenize --model junnyu/wobert_chinese_plus_base "今天天气很好"
     zoo tokenize --vocab vocab.txt --json --offsets - < texts.txt
 """
 
@@ -10,12 +11,12 @@ import argparse
 import json
 import sys
 
-DEFAULT_MODEL = "junnyu/wobert_chinese_plus_base"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("texts", nargs="*", help="texts to tokenize; '-' reads one text per line from stdin")
-    parser.add_argument("--model", default=DEFAULT_MODEL, help="WoBERT tokenizer: hub id or folder")
+    parser.add_argument("--model", default=None,
+                        help="WoBERT tokenizer: hub id or folder (default: the shipped WoBERT-Plus tokenizer)")
     parser.add_argument("--vocab", help="a vocab.txt to build the tokenizer from (instead of --model)")
     parser.add_argument("--user-dict", help="jieba user dictionary (word [freq] [tag] per line)")
     parser.add_argument("--file", help="read one text per line from this file")
@@ -45,6 +46,10 @@ def _tokenizer(args):
     if args.vocab:
         return WoBertTokenizer(args.vocab, user_dict_file=args.user_dict)
     kwargs = {"user_dict_file": args.user_dict} if args.user_dict else {}
+    if args.model is None:
+        from wobert import default_tokenizer_path
+
+        return WoBertTokenizer.from_pretrained(default_tokenizer_path(), **kwargs)
     return WoBertTokenizer.from_pretrained(args.model, **kwargs)
 
 

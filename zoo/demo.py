@@ -1,0 +1,182 @@
+"""`zoo demo`: every package on the shipped defaults, offline, on sample texts shipped with the toolkit.
+
+Sections: WoBERT tokenization, a math word problem, a chat exchange, a CAIL2020 summary with its ROUGE, sentence
+similarities before and after whitening. A section whose default model is not installed says so and the rest go on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+SAMPLES = Path(__file__).resolve().parent / "resources" / "demo_samples.json"
+SECTIONS = ("tokenize", "solve", "chat", "summarize", "embed")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, ...")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per section instead of text")
+
+
+class _Printer:
+    def __init__(self, as_json: bool):
+        self.as_json = as_json
+        self.record: dict = {}
+
+    def line(self, text: str = "") -> None:
+        if not self.as_json:
+            print(text, flush=True)
+
+    def status(self, text: str) -> None:
+        """A progress note on stderr, so slow steps show what they are doing without polluting --json output."""
+        print(f"  … {text}", file=sys.stderr, flush=True)
+
+
+def _tokenize(samples, out: _Printer, device) -> dict:
+    from wobert import WoBertTokenizer, default_tokenizer_path
+    from zoo.tokenization import Tokenizer
+
+    folder = default_tokenizer_path()
+    tok = WoBertTokenizer.from_pretrained(folder)
+    chars_tok = Tokenizer(folder / "vocab.txt")  # the same vocab without jieba: BERT's character tokenization
+    rows = []
+    for text in samples["tokenize"]:
+        words = tok.tokenize(text)
+        chars = chars_tok.tokenize(text)[1:-1]
+        saving = 1 - len(words) / max(len(chars), 1)
+        out.line(f"  {text}")
+        out.line(f"    WoBERT ({len(words)} tokens): {' '.join(words)}")
+        out.line(f"    char BERT ({len(chars)} tokens), {saving:.0%} shorter with words")
+        rows.append({"text": text, "tokens": words, "char_tokens": len(chars), "saving": round(saving, 3)})
+    return {"texts": rows}
+
+
+def _solve(samples, out: _Printer, device) -> dict:
+    from mathwp import Solver
+
+    out.status("loading the shipped math solver")
+    solver = Solver.from_pretrained(device=device)
+    out.line("  (the shipped solver is a small CPU-trained demo model; its dev accuracy is in its model card,")
+    out.line("   mathwp/models/default/README.md: read the marks below in that light)")
+    rows = []
+    for item, result in zip(samples["solve"], solver.solve([s["question"] for s in samples["solve"]])):
+        shown = result.answer if result.error is None else f"(no answer: {result.error})"
+        mark = "correct" if result.answer is not None and _same_value(result.value, item["answer"]) else "wrong"
+        out.line(f"  {item['question']}")
+        out.line(f"    expression {result.expression}  =  {shown}   [reference {item['answer']}: {mark}]")
+        rows.append({**result.to_dict(), "reference": item["answer"], "correct": mark == "correct"})
+    return {"problems": rows}
+
+
+def _same_value(value, reference: str) -> bool:
+    from mathwp import MathEvalError, is_equal, safe_eval
+
+    try:
+        return value is not None and is_equal(value, safe_eval(reference))
+    except MathEvalError:
+        return False
+
+
+def _chat(samples, out: _Printer, device) -> dict:
+    from dialog import ChatBot
+
+    out.status("loading the shipped chat model")
+    bot = ChatBot.from_pretrained(device=device)
+    out.line("  (the shipped chat model is a 2.6M-parameter CPU-trained demo: expect fluent-ish, shallow replies)")
+    rows = []
+    for history in samples["chat"]:
+        reply = bot.reply(history, seed=42)
+        for i, turn in enumerate(history):
+            out.line(f"  {'AB'[i % 2]}: {turn}")
+        out.line(f"  {'AB'[len(history) % 2]}: {reply}")
+        out.line()
+        rows.append({"history": history, "reply": reply})
+    return {"dialogs": rows}
+
+
+def _summarize(samples, out: _Printer, device) -> dict:
+    from summarize import Summarizer, extract_oracle, rouge
+
+    doc = samples["summarize"]
+    out.line(f"  document {doc['id']} ({len(doc['text'])} characters), reference summary {len(doc['summary'])}")
+    oracle = extract_oracle(doc["text"], doc["summary"])
+    out.line(f"  stage A, oracle extraction: {len(oracle.labels)} of {len(oracle.clauses)} clauses, "
+             f"word-level CAIL2020 main {oracle.main:.3f} (the extractive upper bound)")
+    result = {"id": doc["id"], "oracle_clauses": oracle.labels, "oracle_main_word": round(oracle.main, 4)}
+    out.status("loading the shipped SPACES pipeline")
+    try:
+        summarizer = Summarizer.from_pretrained(device=device)
+    except FileNotFoundError as err:
+        out.line(f"  generator: not shipped in this build ({err})")
+        return {**result, "summary": None}
+    out.status(f"summarizing a {len(doc['text'])}-character judgment")
+    summary = summarizer.summarize(doc["text"])
+    scores = rouge(summary, doc["summary"], unit="word")
+    out.line(f"  summary:   {summary}")
+    out.line(f"  reference: {doc['summary'][:120]}…")
+    out.line("  word ROUGE-1/2/L F: " + " / ".join(f"{scores[k]:.3f}" for k in ("rouge-1", "rouge-2", "rouge-l"))
+             + f"   CAIL2020 main: {scores['main']:.3f}")
+    return {**result, "summary": summary, "rouge_word": scores}
+
+
+def _embed(samples, out: _Printer, device) -> dict:
+    import numpy as np
+
+    from whitening import SentenceEncoder, default_encoder_path, default_whitening
+
+    out.status("loading the sentence encoder and its shipped whitening")
+    encoder = SentenceEncoder(default_encoder_path(), pooling="mean", device=device)
+    whitening = default_whitening()
+    pairs = samples["embed"]
+    a = encoder.encode([p["s1"] for p in pairs], normalize=False)
+    b = encoder.encode([p["s2"] for p in pairs], normalize=False)
+
+    def cos(x, y):
+        x = x / np.linalg.norm(x, axis=1, keepdims=True)
+        y = y / np.linalg.norm(y, axis=1, keepdims=True)
+        return (x * y).sum(1)
+
+    before = cos(a, b)
+    after = cos(whitening.transform(a), whitening.transform(b))
+    out.line(f"  encoder: all-MiniLM-L6-v2, mean pooling; whitening k={whitening.n_components}")
+    out.line("  gold  cos    cos+whitening  pair")
+    rows = []
+    for p, x, y in zip(pairs, before, after):
+        out.line(f"  {p['score']:.2f}  {x:+.3f}  {y:+.3f}         {p['s1']} | {p['s2']}")
+        rows.append({**p, "cosine": round(float(x), 4), "cosine_whitened": round(float(y), 4)})
+    return {"pairs": rows}
+
+
+RUNNERS = {"tokenize": ("WoBERT word-level tokenization", _tokenize), "solve": ("Math word problems", _solve),
+           "chat": ("Chit-chat", _chat), "summarize": ("Long-document summarization (SPACES)", _summarize),
+           "embed": ("Sentence similarity and BERT-whitening", _embed)}
+
+
+def run(args) -> int:
+    samples = json.loads(SAMPLES.read_text(encoding="utf-8"))
+    out = _Printer(args.json)
+    failures = 0
+    for name in args.only or SECTIONS:
+        title, runner = RUNNERS[name]
+        out.line(f"== {title}")
+        start = time.perf_counter()
+        try:
+            result = {"section": name, "ok": True, **runner(samples, out, args.device)}
+        except (FileNotFoundError, ImportError) as err:
+            out.line(f"  skipped: {err}")
+            result = {"section": name, "ok": False, "skipped": str(err)}
+        except Exception as err:  # one broken section must not hide the others; the exit code reports it
+            failures += 1
+            out.line(f"  FAILED: {type(err).__name__}: {err}")
+            result = {"section": name, "ok": False, "error": f"{type(err).__name__}: {err}"}
+        result["seconds"] = round(time.perf_counter() - start, 2)
+        if args.json:
+            print(json.dumps(result, ensure_ascii=False, default=str), flush=True)
+        else:
+            out.line(f"  ({result['seconds']:.1f} s)")
+            out.line()
+    return 1 if failures else 0
