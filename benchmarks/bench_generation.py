@@ -28,18 +28,24 @@ import zoo  # noqa: E402
 from zoo.generation import generate  # noqa: E402
 
 
-def timed(fn, repeats: int, sync, warmup: bool = True) -> tuple[float, object]:
-    """Median wall time of `repeats` runs (after one warm-up run unless the function is a long baseline)."""
-    if warmup:
-        fn()
-        sync()
-    times, out = [], None
+def compare(ours_fn, base_fn, repeats: int, sync):
+    """Alternate ours and the baseline `repeats` times (after one warm-up of ours) so that the machine's drift
+    hits both alike; return (median ours s, median baseline s, median of the per-pair ratios, outputs)."""
+    ours_fn()
+    sync()
+    ours_t, base_t = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        sync()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), out
+        for fn, times in ((ours_fn, ours_t), (base_fn, base_t)):
+            start = time.perf_counter()
+            out = fn()
+            sync()
+            times.append(time.perf_counter() - start)
+            if fn is ours_fn:
+                ours_out = out
+            else:
+                base_out = out
+    ratio = statistics.median(b / o for o, b in zip(ours_t, base_t))
+    return statistics.median(ours_t), statistics.median(base_t), ratio, ours_out, base_out
 
 
 @torch.no_grad()
@@ -63,10 +69,11 @@ def bench_unilm(args, device, dtype, sync):
     for batch in args.batches:
         ids = torch.randint(5, 13585, (batch, args.source), device=device)
         types = torch.zeros_like(ids)
-        ours_t, ours = timed(lambda: generate(model, ids, token_type_ids=types, max_new_tokens=args.new), args.repeats,
-                             sync)
-        base_t, base = timed(lambda: recompute_greedy(model, ids, types, args.new), 1, sync, warmup=False)
-        yield "(a) UniLM greedy", batch, ours_t, base_t, torch.equal(ours, base), batch * args.new / ours_t
+        repeats = args.repeats if batch == 1 else max(1, args.repeats // 2)
+        ours_t, base_t, ratio, ours, base = compare(
+            lambda: generate(model, ids, token_type_ids=types, max_new_tokens=args.new),
+            lambda: recompute_greedy(model, ids, types, args.new), repeats, sync)
+        yield "(a) UniLM greedy", batch, ours_t, base_t, ratio, torch.equal(ours, base), batch * args.new / ours_t
 
 
 def bench_cdial(args, device, dtype, sync):
@@ -84,12 +91,13 @@ def bench_cdial(args, device, dtype, sync):
         mask = torch.ones_like(ids)
         kw = dict(do_sample=True, top_p=0.9, temperature=0.7) if sample else {}
         hf_kw = dict(do_sample=True, top_p=0.9, temperature=0.7, top_k=0) if sample else dict(do_sample=False)
-        ours_t, ours = timed(lambda: generate(ours_model, ids, max_new_tokens=n, seed=1, **kw), args.repeats, sync)
-        base_t, base = timed(lambda: hf.generate(ids, attention_mask=mask, max_new_tokens=n, min_new_tokens=n,
-                                                 pad_token_id=1, **hf_kw)[:, args.context:], args.repeats, sync)
+        ours_t, base_t, ratio, ours, base = compare(
+            lambda: generate(ours_model, ids, max_new_tokens=n, seed=1, **kw),
+            lambda: hf.generate(ids, attention_mask=mask, max_new_tokens=n, min_new_tokens=n, pad_token_id=1,
+                                **hf_kw)[:, args.context:], args.repeats, sync)
         same = torch.equal(ours, base) if not sample else None
         label = "(b) CDial-GPT nucleus" if sample else "(b) CDial-GPT greedy"
-        yield label, batch, ours_t, base_t, same, batch * n / ours_t
+        yield label, batch, ours_t, base_t, ratio, same, batch * n / ours_t
 
 
 def main():
@@ -119,12 +127,13 @@ def main():
         f"{torch.get_num_threads()} threads"
     print(f"device: {args.device} ({name}), dtype {args.dtype}, torch {torch.__version__}, "
           f"transformers {T.__version__}, layers {args.layers}")
-    print("| case | batch | ours s | baseline s | speed-up | identical tokens | ours tokens/s |")
+    print("| case | batch | ours s (median) | baseline s (median) | speed-up (median of paired runs) "
+          "| identical tokens | ours tokens/s |")
     print("|---|---|---|---|---|---|---|", flush=True)
     mismatch = False
-    for label, batch, ours_t, base_t, same, tps in _rows(args, device, dtype, sync):
+    for label, batch, ours_t, base_t, ratio, same, tps in _rows(args, device, dtype, sync):
         same_text = "n/a (sampling)" if same is None else ("yes" if same else "NO")
-        print(f"| {label} | {batch} | {ours_t:.3f} | {base_t:.3f} | {base_t / ours_t:.1f}x | {same_text} | {tps:.0f} |",
+        print(f"| {label} | {batch} | {ours_t:.3f} | {base_t:.3f} | {ratio:.1f}x | {same_text} | {tps:.0f} |",
               flush=True)
         mismatch |= same is False
     if mismatch:

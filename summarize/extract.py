@@ -5,31 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from zoo.segmentation import text_segmentate
+
 from .metrics import OFFICIAL_USER_DICT, rouge
 
 CLAUSE_SEPS = "\n。；：，"
 MAX_CLAUSES = 256
-
-
-def text_segmentate(text: str, maxlen: int, seps: str = "\n", strips: str | None = None) -> list[str]:
-    """bert4keras ``text_segmentate``: split on each separator in turn while a piece is longer than maxlen.
-
-    The separator stays at the end of its piece and pieces are stripped. Iterative over the separator levels,
-    so arbitrarily long texts are fine.
-    """
-    text = text.strip().strip(strips)
-    if not seps or len(text) <= maxlen:
-        return [text]
-    pieces = text.split(seps[0])
-    chunk, out = "", []
-    for i, p in enumerate(pieces):
-        if chunk and p and len(chunk) + len(p) > maxlen - 1:
-            out.extend(text_segmentate(chunk, maxlen, seps[1:], strips))
-            chunk = ""
-        chunk = chunk + p if i + 1 == len(pieces) else chunk + p + seps[0]
-    if chunk:
-        out.extend(text_segmentate(chunk, maxlen, seps[1:], strips))
-    return out
 
 
 def split_clauses(text: str, limit: int | None = MAX_CLAUSES) -> list[str]:

@@ -24,7 +24,7 @@ def default_model() -> str | None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("sentences", nargs="*", help="sentences to embed (default: read --input or stdin)")
-    parser.add_argument("--input", "-i", help="file with one sentence per line, or - for stdin")
+    parser.add_argument("--input", "--file", "-i", help="file with one sentence per line, or - for stdin")
     parser.add_argument("--model", default=None, help="encoder folder or hub id (default: all-MiniLM-L6-v2)")
     parser.add_argument("--pooling", choices=POOLINGS, default=None,
                         help="default: the model's sentence-transformers pooling, else first-last-avg")
