@@ -9,6 +9,8 @@ from typing import Iterator, Sequence
 
 import torch
 
+from zoo.data import pad, padding_mask
+
 from dialog.formats import CDialGPTFormat, DialogFormat, DialogInputError, DialogInputs, NezhaGPTFormat, check_history
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default"
@@ -103,16 +105,10 @@ class ChatBot:
 
     def _batch(self, prompts: list[DialogInputs]) -> dict:
         """Left-padded tensors with an attention mask."""
-        width = max(len(p) for p in prompts)
-        pad = self.format.pad_id if isinstance(self.format, CDialGPTFormat) else 0
-        ids = torch.full((len(prompts), width), pad, dtype=torch.long)
-        types = torch.zeros((len(prompts), width), dtype=torch.long)
-        mask = torch.zeros((len(prompts), width), dtype=torch.long)
-        for row, p in enumerate(prompts):
-            n = len(p)
-            ids[row, width - n:] = torch.tensor(p.input_ids)
-            types[row, width - n:] = torch.tensor(p.token_type_ids)
-            mask[row, width - n:] = 1
+        pad_id = self.format.pad_id if isinstance(self.format, CDialGPTFormat) else 0
+        ids = pad([p.input_ids for p in prompts], pad_id, left=True)
+        types = pad([p.token_type_ids for p in prompts], 0, left=True)
+        mask = padding_mask([p.input_ids for p in prompts], left=True)
         new_types = torch.tensor([p.response_type_id for p in prompts], dtype=torch.long)
         dev = self.device
         return dict(input_ids=ids.to(dev), token_type_ids=types.to(dev), attention_mask=mask.to(dev),
@@ -122,8 +118,8 @@ class ChatBot:
         kw = {k: opts[k] for k in GENERATE_OPTIONS if k in opts}
         if not kw.get("do_sample", False):
             kw.pop("top_k", None), kw.pop("top_p", None), kw.pop("temperature", None)
-        pad = self.format.pad_id if isinstance(self.format, CDialGPTFormat) else 0
-        return dict(kw, eos_token_id=self.format.end_token_ids(), pad_token_id=pad, seed=opts.get("seed"))
+        pad_id = self.format.pad_id if isinstance(self.format, CDialGPTFormat) else 0
+        return dict(kw, eos_token_id=self.format.end_token_ids(), pad_token_id=pad_id, seed=opts.get("seed"))
 
     def decode(self, ids: Sequence[int]) -> str:
         ends = set(self.format.end_token_ids())

@@ -11,6 +11,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from zoo.data import pad, padding_mask
+
 MAXLEN = 192  # tokens of "[CLS] question [SEP] expression [SEP]" (and of the question alone at inference)
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
 MAX_NUMBERS = 20
@@ -75,16 +77,9 @@ def encode_pair(tokenizer, question: str, expression: str, maxlen: int = MAXLEN)
 
 def collate(features: Sequence[dict]) -> dict[str, torch.Tensor]:
     """Right-pad input_ids / token_type_ids with 0 and build the attention mask."""
-    width = max(len(f["input_ids"]) for f in features)
-    ids = torch.zeros(len(features), width, dtype=torch.long)
-    segs = torch.zeros_like(ids)
-    mask = torch.zeros_like(ids)
-    for row, f in enumerate(features):
-        n = len(f["input_ids"])
-        ids[row, :n] = torch.as_tensor(f["input_ids"])
-        segs[row, :n] = torch.as_tensor(f["token_type_ids"])
-        mask[row, :n] = 1
-    return {"input_ids": ids, "token_type_ids": segs, "attention_mask": mask}
+    ids = [f["input_ids"] for f in features]
+    return {"input_ids": pad(ids), "token_type_ids": pad([f["token_type_ids"] for f in features]),
+            "attention_mask": padding_mask(ids)}
 
 
 def length_buckets(features: Sequence[dict], batch_size: int, seed: int = 0) -> list[dict]:

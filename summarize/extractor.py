@@ -11,6 +11,8 @@ from safetensors.torch import load_model, save_model
 from torch import nn
 from torch.nn import functional as F
 
+from zoo.data import pad, padding_mask
+
 
 class ResidualGatedConv1D(nn.Module):
     """Gated dilated 1-D convolution with a residual connection scaled by a zero-initialised scalar alpha.
@@ -135,12 +137,7 @@ def clause_vectors(encoder: nn.Module, tokenizer, clauses: Sequence[str], maxlen
     out = []
     for start in range(0, len(clauses), batch_size):
         encoded = [tokenizer.encode(c, maxlen=maxlen)[0] for c in clauses[start:start + batch_size]]
-        width = max(len(e) for e in encoded)
-        ids = torch.zeros(len(encoded), width, dtype=torch.long)
-        mask = torch.zeros(len(encoded), width, dtype=torch.long)
-        for i, e in enumerate(encoded):
-            ids[i, :len(e)] = torch.tensor(e)
-            mask[i, :len(e)] = 1
+        ids, mask = pad(encoded), padding_mask(encoded)
         hidden = encoder(ids.to(device), attention_mask=mask.to(device)).last_hidden_state
         m = mask.to(device)[..., None].to(hidden.dtype)
         out.append(((hidden * m).sum(1) / m.sum(1)).float().cpu())

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from zoo.data import pad, padding_mask
+
 from whitening.whitening import Whitening
 
 POOLINGS = ("cls", "pooler", "mean", "last-avg", "first-last-avg", "max")
@@ -154,13 +156,8 @@ class SentenceEncoder:
 
     # -------------------------------------------------------------------------------------------- encoding
     def _forward(self, batch_ids: list[list[int]]) -> torch.Tensor:
-        longest = max(len(ids) for ids in batch_ids)
-        input_ids = torch.full((len(batch_ids), longest), self._pad_id, dtype=torch.long)
-        mask = torch.zeros((len(batch_ids), longest), dtype=torch.long)
-        for row, ids in enumerate(batch_ids):
-            input_ids[row, :len(ids)] = torch.tensor(ids)
-            mask[row, :len(ids)] = 1
-        input_ids, mask = input_ids.to(self.device), mask.to(self.device)
+        input_ids = pad(batch_ids, self._pad_id).to(self.device)
+        mask = padding_mask(batch_ids).to(self.device)
         out = self.model(input_ids, token_type_ids=torch.zeros_like(input_ids), attention_mask=mask,
                          output_hidden_states=self.pooling == "first-last-avg")
         states = out.hidden_states if self.pooling == "first-last-avg" else (out.last_hidden_state,)

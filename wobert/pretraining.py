@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 import torch
 
+from zoo.data import pad, padding_mask
 from zoo.segmentation import text_segmentate
 
 __all__ = ["document_chunks", "random_masking", "MaskedChunks", "collate_mlm", "mlm_loss"]
@@ -78,16 +79,9 @@ class MaskedChunks:
 
 def collate_mlm(examples: list[dict[str, list[int]]], pad_id: int = 0) -> dict[str, torch.Tensor]:
     """Right-pad a list of examples into input_ids / attention_mask / labels tensors (labels pad = 0 = ignored)."""
-    length = max(len(e["input_ids"]) for e in examples)
-    ids = torch.full((len(examples), length), pad_id, dtype=torch.long)
-    labels = torch.zeros((len(examples), length), dtype=torch.long)
-    mask = torch.zeros((len(examples), length), dtype=torch.long)
-    for i, e in enumerate(examples):
-        n = len(e["input_ids"])
-        ids[i, :n] = torch.tensor(e["input_ids"])
-        labels[i, :n] = torch.tensor(e["labels"])
-        mask[i, :n] = 1
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+    ids = [e["input_ids"] for e in examples]
+    return {"input_ids": pad(ids, pad_id), "attention_mask": padding_mask(ids),
+            "labels": pad([e["labels"] for e in examples])}
 
 
 def mlm_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
