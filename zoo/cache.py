@@ -29,7 +29,7 @@ class KVCache:
         """Store [B, heads, q_len, d] keys/values after the cached ones; return all keys/values so far."""
         start, end = self.length, self.length + key.shape[-2]
         buf_k, buf_v = self._keys[layer], self._values[layer]
-        if buf_k is None or buf_k.shape[-2] < end or buf_k.shape[0] != key.shape[0]:
+        if buf_k is None or buf_k.shape[-2] < end:
             size = max(end, self.capacity, 2 * (buf_k.shape[-2] if buf_k is not None else 0))
             new_k = key.new_empty(*key.shape[:-2], size, key.shape[-1])
             new_v = value.new_empty(*value.shape[:-2], size, value.shape[-1])

@@ -22,7 +22,6 @@ from dataclasses import dataclass, fields
 from typing import Callable, Iterator
 
 import torch
-import torch.nn.functional as F
 
 from .cache import KVCache
 
@@ -346,9 +345,8 @@ def _beam_search(dec: _Decoder) -> GenerateOutput:
             if done[b]:
                 continue
             if compat:
-                kb = alive_k[b]
-                order = sorted(range(k), key=lambda j: -ts[b][j])[:kb]
-                best = order[0]
+                order = list(range(alive_k[b]))  # topk returns candidates best first
+                best = 0
                 if length >= max(opts.min_new_tokens, 1) and te[b][best]:
                     results[b] = (generated[tb[b][best]].tolist() + [ti[b][best]], ts[b][best])
                     done[b] = True

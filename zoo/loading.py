@@ -116,6 +116,60 @@ def _bert_config(cfg: dict, **extra) -> ZooConfig:
     return ZooConfig(**fields)
 
 
+# HF name -> zoo name. "tied:decoder" marks an output projection that must equal the word embeddings.
+_BERT_LAYER = {
+    "attention.output.dense": "attention.out",
+    "attention.output.LayerNorm": "norm1",
+    "intermediate.dense": "ffn.up",
+    "output.dense": "ffn.down",
+    "output.LayerNorm": "norm2",
+}
+
+_BERT_NAMES = {
+    "embeddings.word_embeddings.weight": "embeddings.word_embeddings.weight",
+    "embeddings.position_embeddings.weight": "embeddings.position_embeddings.weight",
+    "embeddings.token_type_embeddings.weight": "embeddings.token_type_embeddings.weight",
+    "embeddings.LayerNorm.weight": "embeddings.norm.weight",
+    "embeddings.LayerNorm.bias": "embeddings.norm.bias",
+    "pooler.dense.weight": "pooler.dense.weight",
+    "pooler.dense.bias": "pooler.dense.bias",
+    "cls.predictions.transform.dense.weight": "head.dense.weight",
+    "cls.predictions.transform.dense.bias": "head.dense.bias",
+    "cls.predictions.transform.LayerNorm.weight": "head.norm.weight",
+    "cls.predictions.transform.LayerNorm.bias": "head.norm.bias",
+    "cls.predictions.bias": "head.bias",
+    "cls.predictions.decoder.bias": "head.bias",
+    "cls.predictions.decoder.weight": "tied:decoder",
+    "lm_head.dense.weight": "head.dense.weight",
+    "lm_head.dense.bias": "head.dense.bias",
+    "lm_head.layer_norm.weight": "head.norm.weight",
+    "lm_head.layer_norm.bias": "head.norm.bias",
+    "lm_head.bias": "head.bias",
+    "lm_head.decoder.bias": "head.bias",
+    "lm_head.decoder.weight": "tied:decoder",
+}
+
+# (zoo name, is a Conv1D whose [in, out] weight needs transposing)
+_GPT_LAYER = {
+    "attn.c_attn": ("attention.qkv", True),
+    "attn.c_proj": ("attention.out", True),
+    "mlp.c_fc": ("ffn.up", True),
+    "mlp.c_proj": ("ffn.down", True),
+    "ln_1": ("norm1", False),
+    "ln_2": ("norm2", False),
+}
+
+_GPT_NAMES = {
+    "tokens_embed.weight": "embeddings.word_embeddings.weight",
+    "positions_embed.weight": "embeddings.position_embeddings.weight",
+    "wte.weight": "embeddings.word_embeddings.weight",
+    "wpe.weight": "embeddings.position_embeddings.weight",
+    "ln_f.weight": "final_norm.weight",
+    "ln_f.bias": "final_norm.bias",
+    "lm_head.weight": "tied:decoder",
+}
+
+
 def _convert_bert(state: dict, prefixes=("bert.", "roberta.", "nezha.")) -> dict:
     """HF BERT-family names -> zoo names (base model keys, plus `head.*`)."""
     out, qkv = {}, {}
@@ -134,44 +188,14 @@ def _convert_bert(state: dict, prefixes=("bert.", "roberta.", "nezha.")) -> dict
             if qm:
                 qkv.setdefault((i, qm.group(2)), {})[qm.group(1)] = tensor
                 continue
-            table = {
-                "attention.output.dense": "attention.out",
-                "attention.output.LayerNorm": "norm1",
-                "intermediate.dense": "ffn.up",
-                "output.dense": "ffn.down",
-                "output.LayerNorm": "norm2",
-            }
             module, _, param = rest.rpartition(".")
-            if module in table:
-                out[f"layers.{i}.{table[module]}.{param}"] = tensor
+            if module in _BERT_LAYER:
+                out[f"layers.{i}.{_BERT_LAYER[module]}.{param}"] = tensor
             else:
                 out[f"unknown:{name}"] = tensor
             continue
-        simple = {
-            "embeddings.word_embeddings.weight": "embeddings.word_embeddings.weight",
-            "embeddings.position_embeddings.weight": "embeddings.position_embeddings.weight",
-            "embeddings.token_type_embeddings.weight": "embeddings.token_type_embeddings.weight",
-            "embeddings.LayerNorm.weight": "embeddings.norm.weight",
-            "embeddings.LayerNorm.bias": "embeddings.norm.bias",
-            "pooler.dense.weight": "pooler.dense.weight",
-            "pooler.dense.bias": "pooler.dense.bias",
-            "cls.predictions.transform.dense.weight": "head.dense.weight",
-            "cls.predictions.transform.dense.bias": "head.dense.bias",
-            "cls.predictions.transform.LayerNorm.weight": "head.norm.weight",
-            "cls.predictions.transform.LayerNorm.bias": "head.norm.bias",
-            "cls.predictions.bias": "head.bias",
-            "cls.predictions.decoder.bias": "head.bias",
-            "cls.predictions.decoder.weight": "tied:decoder",
-            "lm_head.dense.weight": "head.dense.weight",
-            "lm_head.dense.bias": "head.dense.bias",
-            "lm_head.layer_norm.weight": "head.norm.weight",
-            "lm_head.layer_norm.bias": "head.norm.bias",
-            "lm_head.bias": "head.bias",
-            "lm_head.decoder.bias": "head.bias",
-            "lm_head.decoder.weight": "tied:decoder",
-        }
-        if name in simple:
-            out[simple[name]] = tensor
+        if name in _BERT_NAMES:
+            out[_BERT_NAMES[name]] = tensor
         elif name in ("embeddings.position_ids", "embeddings.token_type_ids") or name.startswith(
             "cls.seq_relationship."
         ):
@@ -185,7 +209,7 @@ def _convert_bert(state: dict, prefixes=("bert.", "roberta.", "nezha.")) -> dict
     return out
 
 
-def _convert_gpt(state: dict, gpt2: bool) -> dict:
+def _convert_gpt(state: dict) -> dict:
     """OpenAI-GPT / GPT-2 names -> zoo names. Conv1D weights are [in, out], hence the transposes."""
     out = {}
     for name, tensor in state.items():
@@ -196,32 +220,15 @@ def _convert_gpt(state: dict, gpt2: bool) -> dict:
             i, rest = m.groups()
             if rest in ("attn.bias", "attn.masked_bias"):
                 continue  # legacy causal-mask buffers (CDial-GPT's is 512 wide with 513 positions): not weights
-            table = {
-                "attn.c_attn": ("attention.qkv", True),
-                "attn.c_proj": ("attention.out", True),
-                "mlp.c_fc": ("ffn.up", True),
-                "mlp.c_proj": ("ffn.down", True),
-                "ln_1": ("norm1", False),
-                "ln_2": ("norm2", False),
-            }
             module, _, param = rest.rpartition(".")
-            if module in table:
-                target, conv = table[module]
+            if module in _GPT_LAYER:
+                target, conv = _GPT_LAYER[module]
                 out[f"layers.{i}.{target}.{param}"] = tensor.T.contiguous() if conv and param == "weight" else tensor
             else:
                 out[f"unknown:{name}"] = tensor
             continue
-        simple = {
-            "tokens_embed.weight": "embeddings.word_embeddings.weight",
-            "positions_embed.weight": "embeddings.position_embeddings.weight",
-            "wte.weight": "embeddings.word_embeddings.weight",
-            "wpe.weight": "embeddings.position_embeddings.weight",
-            "ln_f.weight": "final_norm.weight",
-            "ln_f.bias": "final_norm.bias",
-            "lm_head.weight": "tied:decoder",
-        }
-        if name in simple:
-            out[simple[name]] = tensor
+        if name in _GPT_NAMES:
+            out[_GPT_NAMES[name]] = tensor
         elif name == "position_ids":
             continue
         else:
@@ -285,7 +292,7 @@ def convert_checkpoint(cfg: dict, state: dict) -> tuple[ZooConfig, dict]:
         return config, _convert_bert(state)
     if model_type in ("openai-gpt", "gpt2"):
         gpt2 = model_type == "gpt2"
-        return _gpt_config(cfg, gpt2), _convert_gpt(state, gpt2)
+        return _gpt_config(cfg, gpt2), _convert_gpt(state)
     raise CheckpointError(
         f"unsupported model_type {model_type!r}; supported: zoo, bert, roberta, nezha, openai-gpt, gpt2"
     )

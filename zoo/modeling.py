@@ -73,8 +73,7 @@ class Attention(nn.Module):
         dropout = self.attn_dropout if self.training else 0.0
         scale = 1.0 / math.sqrt(self.head_size)
 
-        explicit = rel is not None or self.residual or need_weights
-        if not explicit:
+        if not (rel is not None or self.residual or need_weights):  # fused; the model builds the causal mask otherwise
             ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout, is_causal=is_causal)
             probs, scores = None, None
         else:
@@ -87,8 +86,6 @@ class Attention(nn.Module):
             if prev_scores is not None:
                 scores = scores + prev_scores
             logits = scores if bias is None else scores + bias
-            if is_causal:
-                logits = logits + masks.to_bias(masks.causal(q_len, k.shape[-2], x.device), logits.dtype)
             probs = torch.softmax(logits.float(), dim=-1).to(q.dtype)
             dropped = F.dropout(probs, dropout, self.training)
             ctx = dropped @ v
@@ -288,6 +285,7 @@ class ZooModel(ZooPreTrainedModel):
         k_len = past + q_len
 
         key_mask = self._key_mask(attention_mask, cache, batch, q_len, past, device)
+        explicit = config.position_embedding_type == "relative" or config.residual_attention or output_attentions
         segments = None
         if config.attention == "unilm":
             types = token_type_ids if token_type_ids is not None else torch.zeros_like(input_ids)
@@ -295,7 +293,7 @@ class ZooModel(ZooPreTrainedModel):
         visible = masks.combine(
             masks.key_padding(key_mask) if key_mask is not None else None,
             masks.causal(q_len, k_len, device) if config.attention == "causal" and q_len > 1 and (
-                past or key_mask is not None or config.residual_attention) else None,
+                past or key_mask is not None or explicit) else None,
             masks.unilm(segments, q_len) if segments is not None and q_len > 1 else None,
         )
         is_causal = config.attention == "causal" and q_len > 1 and visible is None
