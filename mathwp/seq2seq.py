@@ -113,11 +113,8 @@ def unilm_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
 
     The LM head runs on the target positions alone (same values as slicing the full logits, far cheaper)."""
     mask = target_mask(batch)
-    hidden = model.zoo(
-        batch["input_ids"], token_type_ids=batch["token_type_ids"], attention_mask=batch["attention_mask"]
-    ).last_hidden_state
-    hidden = hidden[:, :-1][mask]
-    logits = model.head(model.head.transform(hidden), model.get_input_embeddings().weight)
+    logits = model(batch["input_ids"], token_type_ids=batch["token_type_ids"],
+                   attention_mask=batch["attention_mask"], logits_mask=F.pad(mask, (0, 1))).logits
     return F.cross_entropy(logits.float(), batch["input_ids"][:, 1:][mask])
 
 

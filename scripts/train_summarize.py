@@ -1,6 +1,7 @@
 """Train the small default SPACES pipeline on CPU from the shared LCSTS data (all stages, our scripts' code).
 
-    nice -n 10 python scripts/train_summarize.py --out summarize/models/default --work work/summarize
+    python scripts/train_summarize.py --out summarize/models/default --work work/summarize \
+        --size 256,4,4 --steps 4000 --threads 2
 Stages: A oracle labels on the training pairs; E a small UniLM generator from random weights (source = whole
 text or oracle extract, 1/2 each; input noise, copy labels, EMA; full softmax by default, because sparse softmax
 collapses to flat logits, loss -> log k, when nothing is pretrained); B clause vectors from the trained
@@ -35,9 +36,11 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--work", required=True)
     p.add_argument("--limit", type=int, default=None)
-    p.add_argument("--size", default="128,2,4", help="hidden,layers,heads")
+    p.add_argument("--size", default="256,4,4", help="hidden,layers,heads")
     p.add_argument("--max-positions", type=int, default=256)
-    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--positions", default="relative", choices=["relative", "absolute"],
+                   help="NEZHA relative positions (as SPACES; any input length) or BERT absolute ones")
+    p.add_argument("--steps", type=int, default=4000)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--ema", type=float, default=0.999)
@@ -46,6 +49,9 @@ def main(argv=None) -> int:
                    help="top-k of the sparse softmax; 0 = full softmax (needed when training from scratch)")
     p.add_argument("--extractor-epochs", type=int, default=10)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--num-beams", type=int, default=3, help="decoding default stored in the pipeline")
+    p.add_argument("--save-dtype", default="float16", choices=["float16", "float32"],
+                   help="precision of the stored generator weights (float16 halves the folder)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--generator-from", default=None,
                    help="skip stage E and use this trained SpacesForSummary folder (e.g. an interrupted run's weights)")
@@ -68,7 +74,8 @@ def main(argv=None) -> int:
         torch.manual_seed(args.seed)
         model = SpacesForSummary(zoo.ZooConfig(
             vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-            intermediate_size=4 * hidden, max_position_embeddings=args.max_positions, attention="unilm"))
+            intermediate_size=4 * hidden, max_position_embeddings=args.max_positions, attention="unilm",
+            position_embedding_type=args.positions))
         seq2seq = [{"source_1": "".join(r["clauses"]), "source_2": "".join(r["clauses"][j] for j in r["labels"]),
                     "target": r["summary"]} for r in records]
         targs = zoo.TrainingArguments(output_dir=str(work / "generator-run"), learning_rate=args.lr,
@@ -93,8 +100,8 @@ def main(argv=None) -> int:
 
     extractor = ClauseExtractor.from_pretrained(work / "extractor" / "fold-0")
     summarizer = Summarizer(generator, tokenizer, extractor, threshold=info["threshold"], max_new_tokens=48,
-                            max_source_tokens=args.max_positions - 49)
-    summarizer.save_pretrained(args.out)
+                            max_source_tokens=args.max_positions - 49, num_beams=args.num_beams)
+    summarizer.save_pretrained(args.out, generator_dtype=getattr(torch, args.save_dtype))
     print(json.dumps({"stage": "done", "out": args.out, "seconds": round(time.time() - t0)}), flush=True)
     return 0
 

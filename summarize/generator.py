@@ -53,16 +53,28 @@ class SpacesForSummary(ZooForLM):
         return model.to(next(lm.parameters()).device)
 
 
+def target_positions(token_type_ids: torch.Tensor) -> torch.Tensor:
+    """[B, L-1] bool: position t is scored iff its own and the next token are target (segment 1)."""
+    return (token_type_ids[:, :-1] * token_type_ids[:, 1:]).bool()
+
+
+def sparse_cross_entropy(logits: torch.Tensor, target: torch.Tensor, k: int = K_SPARSE) -> torch.Tensor:
+    """Mean over rows of logsumexp(top-k logits) - logit of the target (the true token is not forced into the
+    top k); ``k >= vocab`` is the ordinary cross-entropy."""
+    logits = logits.float()
+    pos = logits.gather(-1, target[..., None])[..., 0]
+    if k >= logits.shape[-1]:
+        neg = torch.logsumexp(logits, dim=-1)
+    else:
+        neg = torch.logsumexp(logits.topk(k, dim=-1).values, dim=-1)
+    return (neg - pos).mean() if pos.numel() else logits.sum() * 0.0
+
+
 def sparse_softmax_loss(logits: torch.Tensor, input_ids: torch.Tensor, token_type_ids: torch.Tensor,
                         k: int = K_SPARSE) -> torch.Tensor:
-    """SPACES seq2seq loss: logsumexp of the top-k logits minus the true next token's logit, averaged over
-    positions whose own and next token are target (segment 1). The true token is not forced into the top k."""
-    logits = logits[:, :-1].float()
-    target = input_ids[:, 1:]
-    mask = (token_type_ids[:, :-1] * token_type_ids[:, 1:]).to(logits.dtype)
-    pos = logits.gather(-1, target[..., None])[..., 0]
-    neg = torch.logsumexp(logits.topk(min(k, logits.shape[-1]), dim=-1).values, dim=-1)
-    return ((neg - pos) * mask).sum() / mask.sum().clamp_min(1.0)
+    """SPACES seq2seq loss on full logits [B, L, V]: sparse cross-entropy of token t+1 at every target position t."""
+    mask = target_positions(token_type_ids)
+    return sparse_cross_entropy(logits[:, :-1][mask], input_ids[:, 1:][mask], k)
 
 
 def copy_loss(copy_logits: torch.Tensor, copy_labels: torch.Tensor, token_type_ids: torch.Tensor) -> torch.Tensor:
@@ -76,12 +88,15 @@ def copy_loss(copy_logits: torch.Tensor, copy_labels: torch.Tensor, token_type_i
 def generator_loss(model: SpacesForSummary, batch: dict, k_sparse: int | None = K_SPARSE) -> torch.Tensor:
     """Total SPACES loss = sparse-softmax seq2seq loss + 2 * copy loss; the input may be noisy, targets are clean.
 
-    ``k_sparse=None`` uses the full softmax (ordinary cross-entropy). Sparse softmax suits fine-tuning a
+    The vocabulary projection runs on the target positions only (``logits_mask``), same value as slicing full
+    logits. ``k_sparse=None`` uses the full softmax (ordinary cross-entropy). Sparse softmax suits fine-tuning a
     pretrained LM; from random weights it collapses to flat logits (loss -> log k), so train those with None.
     """
-    out = model(batch["input_ids"], token_type_ids=batch["token_type_ids"], attention_mask=batch["attention_mask"])
+    mask = target_positions(batch["token_type_ids"])
+    out = model(batch["input_ids"], token_type_ids=batch["token_type_ids"], attention_mask=batch["attention_mask"],
+                logits_mask=F.pad(mask, (0, 1)))
     k = k_sparse or out.logits.shape[-1]
-    return (sparse_softmax_loss(out.logits, batch["labels"], batch["token_type_ids"], k)
+    return (sparse_cross_entropy(out.logits, batch["labels"][:, 1:][mask], k)
             + 2 * copy_loss(out.copy_logits, batch["copy_labels"], batch["token_type_ids"]))
 
 

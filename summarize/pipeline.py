@@ -67,9 +67,10 @@ class Summarizer:
     # ------------------------------------------------------------------ loading / saving
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, device: str | torch.device | None = None,
-                        **options) -> Summarizer:
+                        dtype: torch.dtype | None = torch.float32, **options) -> Summarizer:
         """Load a pipeline folder (``pipeline.json`` + ``generator/`` [+ ``extractor/``, ``encoder/``]);
-        ``path=None`` loads the shipped default pipeline."""
+        ``path=None`` loads the shipped default pipeline. The generator is cast to ``dtype`` (float32 by
+        default, whatever precision it was stored in; None keeps the stored one)."""
         folder = Path(path) if path is not None else DEFAULT_PATH
         if not (folder / PIPELINE_FILE).is_file():
             hint = " (no default pipeline is shipped in this build; train one with scripts/train_summarize.py)" \
@@ -77,7 +78,8 @@ class Summarizer:
             raise FileNotFoundError(f"{folder / PIPELINE_FILE} not found{hint}")
         spec = json.loads((folder / PIPELINE_FILE).read_text(encoding="utf-8"))
         user_dict = folder / spec["user_dict"] if spec.get("user_dict") else OFFICIAL_USER_DICT
-        generator = SpacesForSummary.from_pretrained(folder / spec.get("generator", "generator"))
+        generator = SpacesForSummary.from_pretrained(folder / spec.get("generator", "generator"),
+                                                     **({"dtype": dtype} if dtype is not None else {}))
         tokenizer = word_tokenizer(folder / spec.get("generator", "generator") / "vocab.txt", user_dict)
         extractor = encoder = encoder_tokenizer = None
         if spec.get("extractor"):
@@ -91,14 +93,20 @@ class Summarizer:
         return cls(generator, tokenizer, extractor, encoder, encoder_tokenizer,
                    threshold=spec.get("threshold"), device=device, **merged)
 
-    def save_pretrained(self, folder: str | Path, user_dict: str | Path | None = OFFICIAL_USER_DICT) -> None:
+    def save_pretrained(self, folder: str | Path, user_dict: str | Path | None = OFFICIAL_USER_DICT,
+                        generator_dtype: torch.dtype | None = None) -> None:
         """Write the pipeline folder: generator (+ vocab), extractor and clause encoder when present, options
-        and the user dictionary."""
+        and the user dictionary. ``generator_dtype`` (e.g. torch.float16) stores the generator weights in that
+        precision, halving the folder; loading casts them back to float32."""
         from .vocab import save_vocab
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        self.generator.save_pretrained(folder / "generator")
+        state = None
+        if generator_dtype is not None:
+            state = {k: v.to(generator_dtype) if v.is_floating_point() else v
+                     for k, v in self.generator.state_dict().items()}
+        self.generator.save_pretrained(folder / "generator", state_dict=state)
         save_vocab(self.tokenizer.vocab, folder / "generator" / "vocab.txt")
         spec = {"generator": "generator", "threshold": self.threshold, "options": self.options}
         if self.extractor is not None:

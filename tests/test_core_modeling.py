@@ -283,3 +283,19 @@ def test_forward_rejects_bad_shapes():
         zoo.ZooConfig(hidden_size=10, num_attention_heads=3)
     with pytest.raises(ValueError):
         zoo.ZooConfig(attention="sideways")
+
+
+def test_logits_mask_projects_only_selected_positions():
+    torch.manual_seed(0)
+    model = zoo.ZooForLM(zoo.ZooConfig(vocab_size=50, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                       intermediate_size=64, max_position_embeddings=16)).eval()
+    ids = torch.randint(5, 50, (2, 7))
+    mask = torch.zeros(2, 7, dtype=torch.bool)
+    mask[0, 2], mask[0, 5], mask[1, 6] = True, True, True
+    full = model(ids).logits
+    packed = model(ids, logits_mask=mask)
+    assert packed.logits.shape == (3, 50)
+    assert torch.allclose(packed.logits, full[mask], atol=1e-6)
+    assert packed.head_hidden_state.shape == (2, 7, 32)
+    with pytest.raises(ValueError, match="logits_mask"):
+        model(ids, logits_mask=mask[:, :3])

@@ -136,3 +136,16 @@ def test_generator_loss_full_softmax_option():
     copy = copy_loss(out.copy_logits, batch["copy_labels"], batch["token_type_ids"])
     assert torch.allclose(generator_loss(model, batch, k_sparse=None), ce + 2 * copy, atol=1e-6)
     assert generator_loss(model, batch) < generator_loss(model, batch, k_sparse=None)
+
+
+def test_generator_loss_projects_target_positions_only_with_the_same_value():
+    torch.manual_seed(0)
+    model = SpacesForSummary(tiny_config()).eval()
+    batch = collate([{"input_ids": [2, 5, 6, 3, 2, 7, 5, 3], "token_type_ids": [0, 0, 0, 0, 1, 1, 1, 1],
+                      "labels": [2, 5, 6, 3, 2, 7, 5, 3], "copy_labels": [1, 2, 0, 1, 0, 0, 1]},
+                     {"input_ids": [2, 9, 3, 2, 8, 3], "token_type_ids": [0, 0, 0, 1, 1, 1],
+                      "labels": [2, 9, 3, 2, 8, 3], "copy_labels": [0, 0, 0, 0, 0]}])
+    out = model(batch["input_ids"], token_type_ids=batch["token_type_ids"], attention_mask=batch["attention_mask"])
+    copy = copy_loss(out.copy_logits, batch["copy_labels"], batch["token_type_ids"])
+    expected = sparse_softmax_loss(out.logits, batch["labels"], batch["token_type_ids"]) + 2 * copy
+    assert torch.allclose(generator_loss(model, batch), expected, atol=1e-6)

@@ -133,6 +133,19 @@ def test_save_and_load_pipeline(summarizer, doc, tmp_path):
             Summarizer.from_pretrained()
 
 
+def test_half_precision_storage_loads_as_float32(summarizer, doc, tmp_path):
+    from safetensors import safe_open
+
+    summarizer.save_pretrained(tmp_path / "half", generator_dtype=torch.float16)
+    with safe_open(str(tmp_path / "half" / "generator" / "model.safetensors"), "pt") as f:
+        assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"F16"}
+    loaded = Summarizer.from_pretrained(tmp_path / "half")
+    assert loaded.generator.dtype == torch.float32
+    for name, p in summarizer.generator.state_dict().items():
+        assert torch.equal(loaded.generator.state_dict()[name], p.half().float()), name
+    assert isinstance(loaded.summarize(doc[0]), str)
+
+
 def test_cli(summarizer, doc, tmp_path, capsys, monkeypatch):
     from zoo.cli import main
 

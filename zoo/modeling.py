@@ -372,13 +372,24 @@ class ZooForLM(ZooPreTrainedModel):
         self.zoo.embeddings.word_embeddings = value
 
     def forward(self, input_ids, token_type_ids=None, attention_mask=None, logits_to_keep: int = 0,
-                **kwargs) -> ZooLMOutput:
-        """logits_to_keep > 0 computes the head only for the last that many positions (decoding needs one)."""
+                logits_mask: torch.Tensor | None = None, **kwargs) -> ZooLMOutput:
+        """logits_to_keep > 0 computes the head only for the last that many positions (decoding needs one).
+
+        ``logits_mask`` (bool [batch, length]) computes the vocabulary projection only where it is True and
+        returns those rows packed as ``logits[n, vocab]`` in row-major order: a seq2seq loss over a short target
+        then skips the (dominant) projection of every source position. ``head_hidden_state`` stays full."""
         out = self.zoo(input_ids, token_type_ids=token_type_ids, attention_mask=attention_mask, **kwargs)
         hidden = out.last_hidden_state if logits_to_keep <= 0 else out.last_hidden_state[:, -logits_to_keep:]
         transformed = self.head.transform(hidden)
+        if logits_mask is not None:
+            if logits_mask.shape != transformed.shape[:2]:
+                raise ValueError(f"logits_mask has shape {tuple(logits_mask.shape)}, "
+                                 f"expected {tuple(transformed.shape[:2])}")
+            projected = transformed[logits_mask.bool()]
+        else:
+            projected = transformed
         return ZooLMOutput(
-            logits=self.head(transformed, self.zoo.embeddings.word_embeddings.weight),
+            logits=self.head(projected, self.zoo.embeddings.word_embeddings.weight),
             head_hidden_state=transformed,
             last_hidden_state=out.last_hidden_state,
             past_key_values=out.past_key_values,
