@@ -121,7 +121,6 @@ Licence: the training data (LCCC) is for research use only.
 
 
 def main(argv=None) -> int:
-    import zoo  # noqa: F401
     from zoo.tokenization import Tokenizer
     from zoo.training import Trainer, TrainingArguments
 

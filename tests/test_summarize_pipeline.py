@@ -2,12 +2,11 @@
 
 import io
 import json
-import subprocess
 import sys
 
 import pytest
 import torch
-from conftest import DATA, REPO
+from conftest import DATA
 
 import zoo
 from summarize import Summarizer, SummarizeError
@@ -69,7 +68,7 @@ def test_copy_constraint_restricts_to_source_ngrams():
 
 
 def test_copy_state_follows_each_document_through_beams(summarizer):
-    model, tok = summarizer.generator, summarizer.tokenizer
+    model = summarizer.generator
     saved = {k: v.clone() for k, v in model.copy_head.state_dict().items()}
     try:
         with torch.no_grad():

@@ -4,13 +4,11 @@ import importlib.util
 import json
 import sys
 
-import pytest
 import torch
 from conftest import DATA, REPO
 
 import zoo
 from summarize.generator import SpacesForSummary
-from summarize.vocab import save_vocab
 
 CAIL = DATA / "cail2020_sfzy" / "train.json"
 SCRIPTS = REPO / "scripts"
