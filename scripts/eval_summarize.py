@@ -37,18 +37,24 @@ def main(argv=None) -> int:
     p.add_argument("--repetition-penalty", type=float, default=None)
     p.add_argument("--outputs", default=None, help="write reference<TAB>prediction lines here")
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--lead", type=int, default=None,
+                   help="score the lead-N-characters baseline instead of a model (no model is loaded)")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     pairs = read_pairs(args.data, args.limit)
-    summarizer = Summarizer.from_pretrained(args.model, device=args.device)
     options = {k: v for k, v in {"num_beams": args.num_beams, "max_new_tokens": args.max_new_tokens,
                                  "no_repeat_ngram_size": args.no_repeat_ngram_size,
                                  "repetition_penalty": args.repetition_penalty}.items() if v is not None}
     if args.no_copy:
         options["copy"] = False
     start = time.perf_counter()
-    predictions = summarizer.summarize_batch([t for t, _ in pairs], batch_size=args.batch_size, **options)
+    if args.lead is not None:
+        options = {"lead": args.lead}
+        predictions = [t.strip()[:args.lead] for t, _ in pairs]
+    else:
+        summarizer = Summarizer.from_pretrained(args.model, device=args.device)
+        predictions = summarizer.summarize_batch([t for t, _ in pairs], batch_size=args.batch_size, **options)
     seconds = time.perf_counter() - start
     totals = {"word_main": 0.0, "word_rouge-1": 0.0, "word_rouge-2": 0.0, "word_rouge-l": 0.0,
               "char_main": 0.0, "char_rouge-1": 0.0, "char_rouge-2": 0.0, "char_rouge-l": 0.0,

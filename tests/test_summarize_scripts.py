@@ -72,3 +72,15 @@ def test_stage_scripts_end_to_end(tmp_path, capsys):
     assert metrics["documents"] == 2
     for key in ("word_main", "char_main", "repeated_3gram_rate", "empty_rate"):
         assert 0.0 <= metrics[key] <= 1.0
+
+
+def test_eval_lead_baseline_scores_the_first_characters(capsys):
+    from summarize import rouge
+    from summarize.data import read_pairs
+
+    lcsts = DATA / "lcsts_clge" / "val.tsv"
+    assert script("eval_summarize").main(["--data", str(lcsts), "--lead", "18", "--limit", "5"]) == 0
+    metrics = last_json(capsys)
+    pairs = read_pairs(lcsts, 5)
+    expected = sum(rouge(t.strip()[:18], s, "char")["main"] for t, s in pairs) / 5
+    assert metrics["options"] == {"lead": 18} and abs(metrics["char_main"] - expected) < 1e-6
