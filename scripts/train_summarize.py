@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import time
 from pathlib import Path
@@ -28,7 +29,8 @@ def main(argv=None) -> int:
     from summarize.data import read_pairs
     from summarize.generator import SpacesForSummary
     from summarize.pipeline import Summarizer
-    from summarize.training import oracle_records, train_extractor_kfold, train_generator, vectorize
+    from summarize.training import (clause_target_records, oracle_records, train_extractor_kfold,
+                                    train_generator, vectorize)
     from summarize.vocab import build_spaces_vocab, word_tokenizer
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -44,6 +46,7 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--ema", type=float, default=0.999)
+    p.add_argument("--warmup", type=int, default=100)
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--k-sparse", type=int, default=0,
                    help="top-k of the sparse softmax; 0 = full softmax (needed when training from scratch)")
@@ -53,6 +56,12 @@ def main(argv=None) -> int:
     p.add_argument("--save-dtype", default="float16", choices=["float16", "float32"],
                    help="precision of the stored generator weights (float16 halves the folder)")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--clause-targets", type=float, default=1.0,
+                   help="add this fraction (of the pairs) of extractive pairs: text -> its best clause "
+                        "(summarize.training.clause_target_records); 0 = none")
+    p.add_argument("--init", default=None,
+                   help="start stage E from these SpacesForSummary weights (a saved model or a trainer checkpoint "
+                        "folder with model.safetensors) instead of random ones")
     p.add_argument("--generator-from", default=None,
                    help="skip stage E and use this trained SpacesForSummary folder (e.g. an interrupted run's weights)")
     args = p.parse_args(argv)
@@ -76,11 +85,19 @@ def main(argv=None) -> int:
             vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
             intermediate_size=4 * hidden, max_position_embeddings=args.max_positions, attention="unilm",
             position_embedding_type=args.positions))
+        if args.init:
+            from safetensors.torch import load_model
+
+            load_model(model, str(Path(args.init) / "model.safetensors"))
         seq2seq = [{"source_1": "".join(r["clauses"]), "source_2": "".join(r["clauses"][j] for j in r["labels"]),
                     "target": r["summary"]} for r in records]
+        if args.clause_targets > 0:
+            extra = clause_target_records(records)
+            random.Random(args.seed).shuffle(extra)
+            seq2seq += extra[:round(args.clause_targets * len(records))]
         targs = zoo.TrainingArguments(output_dir=str(work / "generator-run"), learning_rate=args.lr,
                                       weight_decay=0.01, batch_size=args.batch_size, max_steps=args.steps,
-                                      warmup_steps=100, ema_decay=args.ema, seed=args.seed, log_every=100,
+                                      warmup_steps=args.warmup, ema_decay=args.ema, seed=args.seed, log_every=100,
                                       save_every=500, progress_bar=False)
         trainer = train_generator(model, tokenizer, seq2seq, targs, maxlen=args.max_positions - 64,
                                   k_sparse=args.k_sparse or None)

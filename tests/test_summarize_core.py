@@ -180,3 +180,21 @@ def test_masked_bce_ignores_padding_and_select():
     expected = torch.nn.functional.binary_cross_entropy_with_logits(logits[:, :2], labels[:, :2])
     assert torch.allclose(masked_bce(logits, labels, mask), expected)
     assert select_clauses(["甲，", "乙，", "丙。"], [0.5, 0.1, 0.3], 0.2) == "甲，丙。"
+
+
+def test_clause_targets_pick_the_best_clause_by_brute_force():
+    from summarize.data import read_pairs
+    from summarize.training import clause_target_records, oracle_records
+
+    records = oracle_records(read_pairs(DATA / "lcsts_clge" / "val.tsv", limit=12))
+    extra = clause_target_records(records, max_chars=32)
+    assert len(extra) == len(records)
+    for r, e in zip(records, extra):
+        text = "".join(r["clauses"])
+        assert e["source_1"] == text and e["source_2"] is None
+        candidates = [c.rstrip("\n。；：，") for c in split_clauses(text)]
+        best = max(rouge(c, r["summary"], "char")["main"] for c in candidates if c.strip())
+        assert e["target"] in text and len(e["target"]) <= 32
+        if len(e["target"]) < 32:
+            assert rouge(e["target"], r["summary"], "char")["main"] == best
+    assert clause_target_records([{"clauses": ["，"], "summary": "x"}]) == []
