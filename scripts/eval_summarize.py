@@ -32,6 +32,7 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--num-beams", type=int, default=None)
     p.add_argument("--max-new-tokens", type=int, default=None)
+    p.add_argument("--min-new-tokens", type=int, default=None)
     p.add_argument("--no-copy", action="store_true")
     p.add_argument("--no-repeat-ngram-size", type=int, default=None)
     p.add_argument("--repetition-penalty", type=float, default=None)
@@ -44,6 +45,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     pairs = read_pairs(args.data, args.limit)
     options = {k: v for k, v in {"num_beams": args.num_beams, "max_new_tokens": args.max_new_tokens,
+                                 "min_new_tokens": args.min_new_tokens,
                                  "no_repeat_ngram_size": args.no_repeat_ngram_size,
                                  "repetition_penalty": args.repetition_penalty}.items() if v is not None}
     if args.no_copy:

@@ -52,7 +52,9 @@ def main(argv=None) -> int:
                    help="top-k of the sparse softmax; 0 = full softmax (needed when training from scratch)")
     p.add_argument("--extractor-epochs", type=int, default=10)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--num-beams", type=int, default=3, help="decoding default stored in the pipeline")
+    p.add_argument("--num-beams", type=int, default=1, help="decoding default stored in the pipeline")
+    p.add_argument("--max-new-tokens", type=int, default=32, help="decoding default stored in the pipeline")
+    p.add_argument("--min-new-tokens", type=int, default=4, help="decoding default stored in the pipeline")
     p.add_argument("--save-dtype", default="float16", choices=["float16", "float32"],
                    help="precision of the stored generator weights (float16 halves the folder)")
     p.add_argument("--seed", type=int, default=42)
@@ -116,8 +118,9 @@ def main(argv=None) -> int:
     from summarize.extractor import ClauseExtractor
 
     extractor = ClauseExtractor.from_pretrained(work / "extractor" / "fold-0")
-    summarizer = Summarizer(generator, tokenizer, extractor, threshold=info["threshold"], max_new_tokens=48,
-                            max_source_tokens=args.max_positions - 49, num_beams=args.num_beams)
+    summarizer = Summarizer(generator, tokenizer, extractor, threshold=info["threshold"],
+                            max_new_tokens=args.max_new_tokens, min_new_tokens=args.min_new_tokens,
+                            max_source_tokens=args.max_positions - args.max_new_tokens - 1, num_beams=args.num_beams)
     summarizer.save_pretrained(args.out, generator_dtype=getattr(torch, args.save_dtype))
     print(json.dumps({"stage": "done", "out": args.out, "seconds": round(time.time() - t0)}), flush=True)
     return 0

@@ -18,6 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object per document")
     parser.add_argument("--num-beams", type=int, default=None)
     parser.add_argument("--max-new-tokens", type=int, default=None)
+    parser.add_argument("--min-new-tokens", type=int, default=None)
     parser.add_argument("--no-copy", action="store_true", help="decode without the copy constraint")
     parser.add_argument("--repetition-penalty", type=float, default=None)
     parser.add_argument("--no-repeat-ngram-size", type=int, default=None)
@@ -51,7 +52,7 @@ def _documents(args, stdin=None) -> list[str]:
 
 
 def _options(args) -> dict:
-    opts = {"num_beams": args.num_beams, "max_new_tokens": args.max_new_tokens,
+    opts = {"num_beams": args.num_beams, "max_new_tokens": args.max_new_tokens, "min_new_tokens": args.min_new_tokens,
             "repetition_penalty": args.repetition_penalty, "no_repeat_ngram_size": args.no_repeat_ngram_size}
     if args.no_copy:
         opts["copy"] = False

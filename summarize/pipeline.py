@@ -38,19 +38,34 @@ def _char_tokenizer(folder: Path):
     return Tokenizer(folder / "vocab.txt", do_lower_case=True)
 
 
+def _no_end_before(end_id: int, min_new_tokens: int):
+    """Logits processor: forbid the end token for the first ``min_new_tokens`` steps (in rows where another token
+    is still allowed, e.g. by the copy constraint). zoo.generate's bert4keras mode would keep decoding after an
+    early end instead, and the summary is cut at the first end token, so it has to be masked here."""
+    def process(generated: torch.Tensor, logits: torch.Tensor, state=None) -> torch.Tensor:
+        if generated.shape[1] >= min_new_tokens:
+            return logits
+        masked = logits.clone()
+        masked[:, end_id] = float("-inf")
+        return torch.where(torch.isfinite(masked).any(-1, keepdim=True), masked, logits)
+
+    return process
+
+
 class Summarizer:
     """Extract-then-generate summariser.
 
     ``generator``: a :class:`SpacesForSummary` with its word ``tokenizer``; ``extractor`` (optional): a
     :class:`ClauseExtractor` over clause vectors from ``encoder`` (any zoo encoder; default: the generator's own
     backbone) with ``encoder_tokenizer``. Without an extractor the whole text (truncated) is the source.
-    Decoding options (``num_beams``, ``max_new_tokens``, ``copy``, ``repetition_penalty``,
+    Decoding options (``num_beams``, ``max_new_tokens``, ``min_new_tokens``, ``copy``, ``repetition_penalty``,
     ``no_repeat_ngram_size``...) are defaults that every call may override.
     """
 
     def __init__(self, generator: SpacesForSummary, tokenizer, extractor: ClauseExtractor | None = None,
                  encoder=None, encoder_tokenizer=None, threshold: float | None = None,
-                 max_source_tokens: int = 512, max_new_tokens: int = 256, num_beams: int = 1, copy: bool = True,
+                 max_source_tokens: int = 512, max_new_tokens: int = 256, min_new_tokens: int = 0,
+                 num_beams: int = 1, copy: bool = True,
                  k_sparse: int = K_SPARSE, repetition_penalty: float = 1.0, no_repeat_ngram_size: int = 0,
                  device: str | torch.device | None = None):
         self.device = torch.device(device) if device else next(generator.parameters()).device
@@ -61,6 +76,7 @@ class Summarizer:
         self.encoder_tokenizer = encoder_tokenizer or tokenizer
         self.threshold = threshold if threshold is not None else (extractor.threshold if extractor else 0.2)
         self.options = {"max_source_tokens": max_source_tokens, "max_new_tokens": max_new_tokens,
+                        "min_new_tokens": min_new_tokens,
                         "num_beams": num_beams, "copy": copy, "k_sparse": k_sparse,
                         "repetition_penalty": repetition_penalty, "no_repeat_ngram_size": no_repeat_ngram_size}
 
@@ -186,6 +202,8 @@ class Summarizer:
 
             proc = CopyConstraint(prompts, copy_probs, tok.start_id, k_sparse=int(opts["k_sparse"]))
             processors.append((proc, proc.initial_state(len(prompts)).to(self.device)))
+        if int(opts.get("min_new_tokens", 0)) > 0:
+            processors.append(_no_end_before(tok.end_id, int(opts["min_new_tokens"])))
         extra = {k: opts[k] for k in ("do_sample", "top_k", "top_p", "temperature", "seed") if k in opts}
         out = zoo.generate(model, ids.to(self.device), token_type_ids=types.to(self.device),
                            attention_mask=mask.to(self.device), max_new_tokens=int(opts["max_new_tokens"]),

@@ -170,3 +170,20 @@ def test_read_pairs_formats():
     assert len(lcsts) == 3 and len(lcsts[0][0]) > len(lcsts[0][1])
     csl = read_pairs(DATA / "csl_ts" / "dev.tsv", limit=2)
     assert len(csl) == 2 and "to title" not in csl[0]
+
+
+def test_min_new_tokens_prevents_an_empty_summary(summarizer, doc):
+    head = summarizer.generator.head
+    assert head.bias is not None
+    saved = head.bias.detach().clone()
+    try:
+        with torch.no_grad():
+            head.bias[summarizer.tokenizer.end_id] = 1e4  # the end token wins every step
+        assert summarizer.generate([doc[0][:80]], copy=False) == [""]
+        out = summarizer.generate([doc[0][:80]], copy=False, min_new_tokens=3, max_new_tokens=3)[0]
+        assert len(out) >= 3
+        beams = summarizer.generate([doc[0][:80]], num_beams=3, min_new_tokens=2, max_new_tokens=4)[0]
+        assert beams and set(beams) <= set(doc[0][:80])  # the copy constraint still holds
+    finally:
+        with torch.no_grad():
+            head.bias.copy_(saved)

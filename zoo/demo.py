@@ -116,11 +116,25 @@ def _summarize(samples, out: _Printer, device) -> dict:
     out.status(f"summarizing a {len(doc['text'])}-character judgment")
     summary = summarizer.summarize(doc["text"])
     scores = rouge(summary, doc["summary"], unit="word")
+    out.line("  (the shipped pipeline is a small model trained on LCSTS news posts: judgments are out of its domain)")
     out.line(f"  summary:   {summary}")
     out.line(f"  reference: {doc['summary'][:120]}…")
-    out.line("  word ROUGE-1/2/L F: " + " / ".join(f"{scores[k]:.3f}" for k in ("rouge-1", "rouge-2", "rouge-l"))
+    _scores(out, scores, "word")
+    news = samples["summarize_news"]
+    out.line()
+    out.line(f"  a held-out LCSTS news post ({len(news['text'])} characters), the pipeline's own domain:")
+    news_summary = summarizer.summarize(news["text"])
+    news_scores = rouge(news_summary, news["summary"], unit="char")
+    out.line(f"  summary:   {news_summary}")
+    out.line(f"  reference: {news['summary']}")
+    _scores(out, news_scores, "char")
+    return {**result, "summary": summary, "rouge_word": scores, "news_summary": news_summary,
+            "news_rouge_char": news_scores}
+
+
+def _scores(out: _Printer, scores: dict, unit: str) -> None:
+    out.line(f"  {unit} ROUGE-1/2/L F: " + " / ".join(f"{scores[k]:.3f}" for k in ("rouge-1", "rouge-2", "rouge-l"))
              + f"   CAIL2020 main: {scores['main']:.3f}")
-    return {**result, "summary": summary, "rouge_word": scores}
 
 
 def _embed(samples, out: _Printer, device) -> dict:
