@@ -55,6 +55,7 @@ def main(argv=None) -> int:
     p.add_argument("--num-beams", type=int, default=1, help="decoding default stored in the pipeline")
     p.add_argument("--max-new-tokens", type=int, default=32, help="decoding default stored in the pipeline")
     p.add_argument("--min-new-tokens", type=int, default=4, help="decoding default stored in the pipeline")
+    p.add_argument("--no-repeat-ngram-size", type=int, default=3, help="decoding default stored in the pipeline")
     p.add_argument("--save-dtype", default="float16", choices=["float16", "float32"],
                    help="precision of the stored generator weights (float16 halves the folder)")
     p.add_argument("--seed", type=int, default=42)
@@ -120,7 +121,8 @@ def main(argv=None) -> int:
     extractor = ClauseExtractor.from_pretrained(work / "extractor" / "fold-0")
     summarizer = Summarizer(generator, tokenizer, extractor, threshold=info["threshold"],
                             max_new_tokens=args.max_new_tokens, min_new_tokens=args.min_new_tokens,
-                            max_source_tokens=args.max_positions - args.max_new_tokens - 1, num_beams=args.num_beams)
+                            max_source_tokens=args.max_positions - args.max_new_tokens - 1, num_beams=args.num_beams,
+                            no_repeat_ngram_size=args.no_repeat_ngram_size)
     summarizer.save_pretrained(args.out, generator_dtype=getattr(torch, args.save_dtype))
     print(json.dumps({"stage": "done", "out": args.out, "seconds": round(time.time() - t0)}), flush=True)
     return 0

@@ -18,6 +18,8 @@ def test_demo_json_sections(capsys):
     assert first["char_tokens"] == 14
     summary = by_name["summarize"]
     assert 0 < summary["oracle_main_word"] <= 1 and summary["oracle_clauses"]
+    assert summary["summary"] and summary["news_summary"]  # the shipped pipeline wrote both summaries
+    assert 0 <= summary["news_rouge_char"]["main"] <= 1
 
 
 def test_demo_runs_from_another_directory(tmp_path):
