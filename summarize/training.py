@@ -11,7 +11,7 @@ import torch
 
 from zoo.training import Trainer, TrainingArguments
 
-from .extract import extract_oracle
+from .extract import CLAUSE_SEPS, extract_oracle
 from .extractor import ClauseExtractor, clause_vectors, masked_bce, pad_documents, select_clauses
 from .generator import K_SPARSE, Seq2SeqDataset, SpacesForSummary, collate, generator_loss
 from .metrics import rouge
@@ -131,7 +131,7 @@ def clause_target_records(records: Sequence[dict], max_chars: int = 32) -> list[
     without pretraining does not learn from a few thousand abstractive pairs alone."""
     out = []
     for r in records:
-        clauses = [c.rstrip("\n。；：，") for c in r["clauses"]]
+        clauses = [c.rstrip(CLAUSE_SEPS) for c in r["clauses"]]
         scored = [(rouge(c, r["summary"], "char")["main"], -i) for i, c in enumerate(clauses) if c.strip()]
         if not scored:
             continue
