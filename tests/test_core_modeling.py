@@ -299,3 +299,42 @@ def test_logits_mask_projects_only_selected_positions():
     assert packed.head_hidden_state.shape == (2, 7, 32)
     with pytest.raises(ValueError, match="logits_mask"):
         model(ids, logits_mask=mask[:, :3])
+
+
+def test_output_classes_keep_the_cache_on_installed_transformers(caplog):
+    """transformers 5.24 renamed ModelOutput's `past_key_values` to `cache` (and rewrites the keyword in a
+    metaclass); every output class must keep the cache under both names, built by keyword or positionally."""
+    import dataclasses
+
+    import transformers
+
+    from summarize.generator import SpacesOutput
+    from zoo.cache import KVCache
+    from zoo.modeling import ZooLMOutput, ZooModelOutput
+
+    for cls in (ZooModelOutput, ZooLMOutput, SpacesOutput):
+        names = [f.name for f in dataclasses.fields(cls)]
+        assert "cache" in names, f"{cls.__name__} lost its cache field on transformers {transformers.__version__}"
+        cache = KVCache(1)
+        by_keyword = cls(cache=cache)
+        positional = cls(*[cache if n == "cache" else None for n in names])
+        for out in (by_keyword, positional):
+            assert out.cache is cache and out.past_key_values is cache and out["cache"] is cache, (
+                f"{cls.__name__} drops the cache on transformers {transformers.__version__}")
+    assert "deprecated" not in caplog.text
+
+
+def test_forward_takes_cache_under_either_name():
+    torch.manual_seed(0)
+    cfg = zoo.ZooConfig(vocab_size=50, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=64, max_position_embeddings=64, attention="causal")
+    model = zoo.ZooForLM(cfg).eval()
+    ids = torch.randint(1, 50, (2, 6))
+    full = model(ids).logits
+    for name in ("cache", "past_key_values"):
+        out = model(ids[:, :4], use_cache=True)
+        new = model(ids[:, 4:], **{name: out.cache}).logits
+        assert (torch.cat([out.logits, new], 1) - full).abs().max() <= ATOL, name
+    out = model(ids[:, :4], use_cache=True)
+    with pytest.raises(ValueError, match="cache once"):
+        model(ids[:, 4:], cache=out.cache, past_key_values=zoo.KVCache(2))

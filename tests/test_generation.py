@@ -26,13 +26,13 @@ class ToyLM(torch.nn.Module):
         super().__init__()
         self.table = table
 
-    def forward(self, input_ids, past_key_values=None, **_):
+    def forward(self, input_ids, cache=None, **_):
         rows = []
         for tok in input_ids[:, -1].tolist():
             p = FIRST if tok == BOS else self.table.get(tok, [0.25] * 4)
             rows.append([math.log(x) for x in p] + [-1e9])
-        if past_key_values is not None:
-            past_key_values.advance(input_ids.shape[1], None, None)
+        if cache is not None:
+            cache.advance(input_ids.shape[1], None, None)
         logits = torch.tensor(rows)[:, None, :].expand(-1, input_ids.shape[1], -1)
         return types.SimpleNamespace(logits=logits)
 

@@ -135,7 +135,7 @@ class Whitening(nn.Module):
         u = u * signs
         self.mean = self._mean64.clone()
         # null directions (rank < dim) get a finite kernel column; transform refuses to use them unregularised
-        self.kernel = u / torch.sqrt((s + ridge).clamp_min(_SINGULAR_RTOL * float(s[0])))
+        self.kernel = (u / torch.sqrt((s + ridge).clamp_min(_SINGULAR_RTOL * float(s[0])))).contiguous()
         self.singular_values = s
         self._stale = False
         return self

@@ -216,7 +216,7 @@ class _Decoder:
         out = self.model(
             self.input_ids, token_type_ids=self.token_type_ids,
             attention_mask=self.mask if self.padded else None,
-            position_ids=positions, past_key_values=cache, use_cache=True, logits_to_keep=1,
+            position_ids=positions, cache=cache, use_cache=True, logits_to_keep=1,
         )
         logits = out.logits[:, -1].float()
         self.cache = cache
@@ -240,7 +240,7 @@ class _Decoder:
             tokens[:, None],
             token_type_ids=None if self.new_type is None else self.new_type[:, None],
             position_ids=(self.lengths + t)[:, None],
-            past_key_values=self.cache,
+            cache=self.cache,
         )
         return out.logits[:, -1].float()
 

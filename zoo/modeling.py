@@ -191,21 +191,34 @@ class LMHead(nn.Module):
         return F.linear(hidden, weight, self.bias)
 
 
+class _CacheAlias:
+    """`past_key_values` as a read-only alias of the `cache` field.
+
+    transformers 5.24 renamed every ModelOutput cache field to `cache` and rewrites the keyword
+    `past_key_values=` into `cache=` before a dataclass __init__ runs; releases before 5.24 know only
+    `past_key_values`. Our outputs use `cache` and keep the old name readable everywhere, without the
+    deprecation warning that 5.24's own alias logs."""
+
+    @property
+    def past_key_values(self):
+        return self.cache
+
+
 @dataclass
-class ZooModelOutput(ModelOutput):
+class ZooModelOutput(_CacheAlias, ModelOutput):
     last_hidden_state: torch.Tensor | None = None
     pooler_output: torch.Tensor | None = None
-    past_key_values: KVCache | None = None
+    cache: KVCache | None = None
     hidden_states: tuple[torch.Tensor, ...] | None = None
     attentions: tuple[torch.Tensor, ...] | None = None
 
 
 @dataclass
-class ZooLMOutput(ModelOutput):
+class ZooLMOutput(_CacheAlias, ModelOutput):
     logits: torch.Tensor | None = None
     head_hidden_state: torch.Tensor | None = None
     last_hidden_state: torch.Tensor | None = None
-    past_key_values: KVCache | None = None
+    cache: KVCache | None = None
     hidden_states: tuple[torch.Tensor, ...] | None = None
     attentions: tuple[torch.Tensor, ...] | None = None
 
@@ -237,7 +250,9 @@ class ZooPreTrainedModel(PreTrainedModel):
 
 
 class ZooModel(ZooPreTrainedModel):
-    """The encoder/decoder stack. Output: last_hidden_state, pooler_output, past_key_values, hidden_states."""
+    """The encoder/decoder stack. Output: last_hidden_state, pooler_output, cache, hidden_states, attentions.
+
+    The KV cache is passed as `cache=` (transformers >= 5.24) or `past_key_values=` (earlier releases)."""
 
     def __init__(self, config: ZooConfig):
         super().__init__(config)
@@ -264,6 +279,7 @@ class ZooModel(ZooPreTrainedModel):
         position_ids: torch.Tensor | None = None,
         past_key_values: KVCache | None = None,
         use_cache: bool = False,
+        cache: KVCache | None = None,
         output_hidden_states: bool = False,
         output_attentions: bool = False,
         return_dict: bool = True,
@@ -278,7 +294,9 @@ class ZooModel(ZooPreTrainedModel):
         config = self.config
         batch, q_len = input_ids.shape
         device = input_ids.device
-        cache = past_key_values
+        if cache is not None and past_key_values is not None and cache is not past_key_values:
+            raise ValueError("pass the cache once, as cache= (or its older name past_key_values=)")
+        cache = cache if cache is not None else past_key_values
         if cache is None and use_cache:
             cache = KVCache(config.num_hidden_layers)
         past = cache.length if cache is not None else 0
@@ -330,7 +348,7 @@ class ZooModel(ZooPreTrainedModel):
         return ZooModelOutput(
             last_hidden_state=x,
             pooler_output=self.pooler(x) if self.pooler is not None else None,
-            past_key_values=cache,
+            cache=cache,
             hidden_states=tuple(hidden_states) if output_hidden_states else None,
             attentions=tuple(attentions) if output_attentions else None,
         )
@@ -392,7 +410,7 @@ class ZooForLM(ZooPreTrainedModel):
             logits=self.head(projected, self.zoo.embeddings.word_embeddings.weight),
             head_hidden_state=transformed,
             last_hidden_state=out.last_hidden_state,
-            past_key_values=out.past_key_values,
+            cache=out.cache,
             hidden_states=out.hidden_states,
             attentions=out.attentions,
         )
