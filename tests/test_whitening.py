@@ -250,7 +250,10 @@ def tiny_st_folder(tmp_path_factory):
 
 def test_sentence_transformers_module(tiny_st_folder, tmp_path):
     st = pytest.importorskip("sentence_transformers")
-    from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    try:  # sentence-transformers >= 6
+        from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    except ImportError:  # 5.x, our declared floor
+        from sentence_transformers.models import Pooling, Transformer
 
     from conftest import DATA
     from whitening.sts import read_sts
@@ -258,7 +261,7 @@ def test_sentence_transformers_module(tiny_st_folder, tmp_path):
     split = read_sts(DATA / "sts_en" / "stsb_dev.tsv").head(60)
     sentences = split.sentences1 + split.sentences2
     transformer = Transformer(str(tiny_st_folder), max_seq_length=64)
-    pooling = Pooling(transformer.get_embedding_dimension(), "mean")
+    pooling = Pooling(32, "mean")  # the tiny config's hidden size
     plain = st.SentenceTransformer(modules=[transformer, pooling], device="cpu")
     raw = plain.encode(sentences, convert_to_numpy=True)
     w = Whitening(n_components=16).fit(raw)
@@ -268,4 +271,5 @@ def test_sentence_transformers_module(tiny_st_folder, tmp_path):
     model.save(str(tmp_path / "st"))
     reloaded = st.SentenceTransformer(str(tmp_path / "st"), device="cpu", trust_remote_code=True)
     np.testing.assert_allclose(reloaded.encode(sentences[:10], convert_to_numpy=True), ours, rtol=1e-5, atol=1e-6)
-    assert reloaded.get_embedding_dimension() == 16
+    dimension = getattr(reloaded, "get_embedding_dimension", None) or reloaded.get_sentence_embedding_dimension
+    assert dimension() == 16
