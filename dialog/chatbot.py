@@ -16,7 +16,7 @@ from dialog.formats import CDialGPTFormat, DialogFormat, DialogInputError, Dialo
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default"
 DIALOG_CONFIG = "dialog_config.json"
 
-# Decoding presets of the originals (spec §2.5, §2.6). min_new_tokens=1 keeps the end tokens out of the first step:
+# Decoding presets of the originals (nezha_gpt_dialog's `ChatBot.response` and CDial-GPT's `interact.py`). min_new_tokens=1 keeps the end tokens out of the first step:
 # CDial-GPT's "resample while a special token is drawn before min_length"; for NEZHA-GPT it avoids empty replies.
 PRESETS: dict[str, dict] = {
     "nezha-gpt": dict(do_sample=True, top_k=5, top_p=None, temperature=1.0, max_new_tokens=32, min_new_tokens=1),

@@ -1,4 +1,4 @@
-"""The two dialog input formats (spec §2.3 and §2.6): building model inputs from a history and training samples.
+"""The two dialog input formats (bojone/nezha_gpt_dialog and thu-coai/CDial-GPT): building model inputs from a history and training samples.
 
 NEZHA-GPT (bojone): ``[CLS] u1 [SEP] u2 [SEP] ...``, segment ids alternate 0/1 per utterance, the response takes
 the other segment id, no speaker tokens, loss on every token of the dialog.
@@ -125,7 +125,7 @@ class DialogFormat:
 
 
 class NezhaGPTFormat(DialogFormat):
-    """bojone/nezha_gpt_dialog format (spec §2.3); ``maxlen`` is the training length (512)."""
+    """bojone/nezha_gpt_dialog format (its `data_generator` and `ChatBot`); ``maxlen`` is the training length (512)."""
 
     family = "nezha-gpt"
 
@@ -171,7 +171,7 @@ class NezhaGPTFormat(DialogFormat):
 
 
 class CDialGPTFormat(DialogFormat):
-    """thu-coai/CDial-GPT format (spec §2.6) with its vocab ([CLS]0 [PAD]1 [SEP]2 [UNK]3 [speaker1] [speaker2])."""
+    """thu-coai/CDial-GPT format (its `build_input_from_segments`) with its vocab ([CLS]0 [PAD]1 [SEP]2 [UNK]3 [speaker1] [speaker2])."""
 
     family = "cdial-gpt"
 
@@ -234,7 +234,7 @@ class CDialGPTFormat(DialogFormat):
 
 def build_nezha_gpt_vocab(bert_vocab: str | Path, user_tokens: str | Path, min_count: int = 10
                           ) -> tuple[list[str], list[int], list[list[int]]]:
-    """The NEZHA-GPT dialog vocab (spec §2.2): the BERT vocab simplified with 4 specials, plus every token of
+    """The NEZHA-GPT dialog vocab (nezha_gpt_dialog's `load_vocab` + user tokens): the BERT vocab simplified with 4 specials, plus every token of
     ``user_tokens`` (token<TAB>count) with count >= ``min_count`` not yet present, in file order.
     Returns (tokens, keep_tokens, compound_tokens); new rows are initialised from [PAD] (``[[0]]`` each)."""
     from zoo.tokenization import load_vocab, simplify_vocab

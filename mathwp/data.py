@@ -1,4 +1,4 @@
-"""Readers for the ape210k / Math23K JSON-lines files and the original preprocessing (spec §4.2)."""
+"""Readers for the ape210k / Math23K JSON-lines files and the original preprocessing (`load_data` of bert4keras' ape210k example)."""
 
 from __future__ import annotations
 
@@ -44,13 +44,13 @@ def read_problems(path: str | Path) -> list[Problem]:
 
 
 def normalize_question(question: str) -> str:
-    """Question side of §4.2: mixed numbers to "(d+a/b)", then brackets dropped around plain fractions."""
+    """Question side of the original `load_data`: mixed numbers to "(d+a/b)", then brackets dropped around plain fractions."""
     question = _MIXED.sub(r"(\1+\2)", question)
     return _BRACKETED_FRACTION.sub(r"\1", question)
 
 
 def _normalize_formula(text: str) -> str:
-    """Equation/answer side of §4.2 steps 1, 2, 4, 5."""
+    """Equation/answer side of the original `load_data`: percentages, mixed numbers, fractions, ratios."""
     text = _MIXED.sub(r"(\1+\2)", text)
     text = _IMPLICIT_PLUS.sub(r"\1+(", text)
     text = _PERCENT.sub(r"(\1/100)", text)
@@ -71,7 +71,7 @@ def _bracket_pairs(expr: str) -> list[tuple[int, int]]:
 
 
 def remove_brackets(expr: str) -> str:
-    """§4.2 step 8: drop every bracket pair whose removal keeps the value (is_equal), in order of closing."""
+    """The original's `remove_bucket`: drop every bracket pair whose removal keeps the value (is_equal), in order of closing."""
     value = safe_eval(expr)
     for left, right in _bracket_pairs(expr):
         candidate = f"{expr[:left]} {expr[left + 1:right]} {expr[right + 1:]}"
@@ -84,7 +84,7 @@ def remove_brackets(expr: str) -> str:
 
 
 def prepare(original_text: str, equation: str, ans: str) -> tuple[str, str, str] | None:
-    """The original's preprocessing (spec §4.2): returns (question, expression, answer), or None where the
+    """The original's preprocessing (`load_data`): returns (question, expression, answer), or None where the
     original drops the sample (equation and answer do not evaluate to equal values)."""
     question = normalize_question(original_text)
     equation = _normalize_formula(equation)

@@ -1,4 +1,4 @@
-"""UniLM seq2seq pieces shared by training and solving: encoding, batching, the target-masked loss (spec §4.3)."""
+"""UniLM seq2seq pieces shared by training and solving: encoding, batching, the target-masked loss (bert4keras task_seq2seq_ape210k_math_word_problem.py)."""
 
 from __future__ import annotations
 

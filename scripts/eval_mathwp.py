@@ -1,4 +1,4 @@
-"""Answer accuracy of a mathwp model on an ape210k/Math23K file (spec §4.4: greedy, is_equal on safe values).
+"""Answer accuracy of a mathwp model on an ape210k/Math23K file (as the original `Evaluator`: greedy, `is_equal` on safely evaluated values).
 
 Prints progress to stderr and ends with one JSON line on stdout:
 {"accuracy": ..., "correct": ..., "evaluated": ..., "records": ..., "dropped": ..., "refused": ..., ...}

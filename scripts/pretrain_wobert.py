@@ -1,7 +1,7 @@
 """MLM (continued) pre-training of WoBERT with its original masking recipe on the zoo training frame.
 
 Text files (one document per line; ``category<TAB>text`` lines such as THUCNews keep the text after the tab) are
-streamed through ``datasets``; see ``wobert.pretraining`` for chunking and masking (spec §1.3). The defaults are
+streamed through ``datasets``; see ``wobert.pretraining`` for chunking and masking. The defaults are
 WoBERT's: lr 5e-6, weight decay 0.01, maxlen 512. ``--residual-attention`` trains a RealFormer variant.
 
     python scripts/pretrain_wobert.py --model junnyu/wobert_chinese_plus_base --data corpus.txt \\

@@ -1,4 +1,4 @@
-"""SPACES stage A: split documents into clauses and label the oracle extract (spec §3.2).
+"""SPACES stage A: split documents into clauses and label the oracle extract (SPACES extract_convert.py).
 
     python scripts/spaces_extract_convert.py --data ../shared/data/cail2020_sfzy/train.json --out work/extract.jsonl
 Writes one JSON line per document {"clauses", "labels", "summary", "oracle_main"} and prints the mean oracle

@@ -1,4 +1,4 @@
-"""SPACES stage C: k-fold extractor training, out-of-fold predictions and threshold selection (spec §3.4).
+"""SPACES stage C: k-fold extractor training, out-of-fold predictions and threshold selection (SPACES extract_model.py).
 
     python scripts/spaces_extract_train.py --records work/extract.jsonl --vectors work/vectors.pt --out work/extractor
 Writes fold-K/ models, oof.json (per-document probabilities, null where the fold was not trained) and

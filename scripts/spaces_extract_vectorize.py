@@ -1,4 +1,4 @@
-"""SPACES stage B: one vector per clause (masked mean of an encoder's last layer, spec §3.3).
+"""SPACES stage B: one vector per clause (masked mean of an encoder's last layer, as SPACES extract_vectorize.py).
 
     python scripts/spaces_extract_vectorize.py --records work/extract.jsonl --encoder ENCODER_FOLDER --out work/vectors.pt
 ENCODER_FOLDER: any checkpoint zoo loads, with its vocab.txt (char tokenizer), or a pipeline's generator/ folder

@@ -1,4 +1,4 @@
-"""SPACES stage D: seq2seq data from out-of-fold extractions (spec §3.5).
+"""SPACES stage D: seq2seq data from out-of-fold extractions (SPACES seq2seq_convert.py).
 
     python scripts/spaces_seq2seq_convert.py --records work/extract.jsonl --extractor work/extractor --out work/seq2seq.jsonl
 Each line: {"source_1": predicted extract, "source_2": oracle extract, "target": summary}.

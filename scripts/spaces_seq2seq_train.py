@@ -1,4 +1,4 @@
-"""SPACES stage E: train the UniLM generator with copy head, input noise, sparse softmax and EMA (spec §3.6).
+"""SPACES stage E: train the UniLM generator with copy head, input noise, sparse softmax and EMA (SPACES seq2seq_model.py).
 
     # from a BERT-family / NEZHA / WoBERT checkpoint (vocab reduced and extended with the user dictionaries):
     python scripts/spaces_seq2seq_train.py --data work/seq2seq.jsonl --init CHECKPOINT_FOLDER --out work/generator

@@ -95,8 +95,8 @@ the format and common short replies, nothing more. Use a real checkpoint (e.g. a
 
 - Architecture: {args.layers} layers, hidden {args.hidden}, {args.heads} heads, FFN {args.intermediate},
   {'NEZHA relative positions (clip 64)' if args.family == 'nezha-gpt' else 'absolute positions'}, causal LM,
-  tied BERT-style LM head; vocab = the derived NEZHA-GPT dialog vocab (14,195 tokens, spec §2.2).
-- Input format: `[CLS] u1 [SEP] u2 [SEP] ...`, segment ids alternating 0/1; loss on every token (spec §2.3-2.4).
+  tied BERT-style LM head; vocab = the derived NEZHA-GPT dialog vocab (14,195 tokens).
+- Input format: `[CLS] u1 [SEP] u2 [SEP] ...`, segment ids alternating 0/1; loss on every token (as nezha_gpt_dialog).
 - Data: `{Path(args.data).name}` (LCCC-base official valid split, 19,996 dialogues) minus a held-out dev slice of
   {args.dev_size} dialogues (seeded shuffle, seed {args.seed}); {n_train} training dialogues -> {n_samples} samples,
   maxlen {args.maxlen}.

@@ -1,4 +1,4 @@
-"""Train the ape210k UniLM seq2seq solver (spec §4.3) on the zoo training frame.
+"""Train the ape210k UniLM seq2seq solver (bert4keras' ape210k example) on the zoo training frame.
 
 From scratch (a small BERT-shaped model over the simplified Google Chinese vocab) or from any BERT-family
 checkpoint the core loads (`--init`, vocab simplified with keep_tokens as the original). A seeded slice of the

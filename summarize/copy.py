@@ -1,4 +1,4 @@
-"""Copy mechanism pieces: LCS copy labels for training (spec §3.6, §8.7) and the copy-constrained decoding
+"""Copy mechanism pieces: LCS copy labels for training (bert4keras `longest_common_subsequence`, as SPACES uses it) and the copy-constrained decoding
 logits processor with per-row state for ``zoo.generate``."""
 
 from __future__ import annotations

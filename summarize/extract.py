@@ -1,4 +1,4 @@
-"""Stage A: clause splitting and the greedy oracle extraction labels (spec §3.2)."""
+"""Stage A: clause splitting and the greedy oracle extraction labels (bojone/SPACES extract_convert.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Stages B and C: clause vectors from an encoder, and the SPACES extractive model (spec §3.3, §3.4)."""
+"""Stages B and C: clause vectors from an encoder, and the SPACES extractive model (bojone/SPACES extract_vectorize.py, extract_model.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Stage E: the SPACES generator (UniLM + copy head), its training data and losses (spec §3.6)."""
+"""Stage E: the SPACES generator (UniLM + copy head), its training data and losses (bojone/SPACES seq2seq_model.py)."""
 
 from __future__ import annotations
 
@@ -78,7 +78,7 @@ def sparse_softmax_loss(logits: torch.Tensor, input_ids: torch.Tensor, token_typ
 
 
 def copy_loss(copy_logits: torch.Tensor, copy_labels: torch.Tensor, token_type_ids: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of the copy head over every position up to the last target token (spec §3.6)."""
+    """Cross-entropy of the copy head over every position up to the last target token (SPACES `CrossEntropy` on the copy head)."""
     mask = (token_type_ids.flip(1).cumsum(1).flip(1) > 0)[:, 1:].to(copy_logits.dtype)
     logits = copy_logits[:, :-1].float()
     loss = F.cross_entropy(logits.transpose(1, 2), copy_labels, reduction="none")

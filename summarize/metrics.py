@@ -1,4 +1,4 @@
-"""CAIL2020 ROUGE metric exactly as SPACES computes it (spec §3.1).
+"""CAIL2020 ROUGE metric exactly as SPACES computes it (its `compute_metrics`).
 
 SPACES segments both strings (jieba, HMM off, official user dictionary, or single characters), joins the
 pieces with spaces and scores them with the python package ``rouge`` 1.0.1 (``Rouge().get_scores``, F values).

@@ -1,5 +1,5 @@
 """The whole SPACES pipeline behind one object: clauses -> clause vectors -> extractor -> copy-constrained
-UniLM generation (spec §3.6 "End-to-end predict")."""
+UniLM generation (bojone/SPACES final.py `predict`)."""
 
 from __future__ import annotations
 

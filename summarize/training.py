@@ -1,5 +1,5 @@
 """Training stages B-E on the zoo training frame: clause vectors, k-fold extractor with threshold selection,
-out-of-fold seq2seq data and the generator (spec §3.3-§3.6)."""
+out-of-fold seq2seq data and the generator (bojone/SPACES stages B-E)."""
 
 from __future__ import annotations
 

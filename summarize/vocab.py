@@ -1,4 +1,4 @@
-"""SPACES generator vocabulary (spec §3.6) and the word tokenizer the generator uses."""
+"""SPACES generator vocabulary (bojone/SPACES seq2seq_model.py) and the word tokenizer the generator uses."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sentence vectors from any encoder the zoo core loads: pooling (spec §6.2), length-sorted batching, whitening."""
+"""Sentence vectors from any encoder the zoo core loads: pooling (BERT-whitening's `first-last-avg`, `last-avg`, `cls`, `pooler`), length-sorted batching, whitening."""
 
 from __future__ import annotations
 

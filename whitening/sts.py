@@ -1,4 +1,4 @@
-"""STS data readers and the BERT-whitening evaluation protocol (spec §6.1, §6.3).
+"""STS data readers and the BERT-whitening evaluation protocol (bojone/BERT-whitening eval.py).
 
 Formats recognised from the first line of a file (all tab-separated, UTF-8):
 - `s1 \\t s2 \\t label`: Chinese senteval_cn (ATEC, BQ, LCQMC, PAWSX, STS-B), no header;
@@ -133,7 +133,7 @@ def load_sts(paths: str | Path | Sequence[str | Path]) -> list[STSSplit]:
 
 # ------------------------------------------------------------------------------------------------- metrics
 def l2_normalize(x: np.ndarray) -> np.ndarray:
-    """Rows divided by their L2 norm clipped at 1e-8 (spec §6.1)."""
+    """Rows divided by their L2 norm clipped at 1e-8 (BERT-whitening `normalize`)."""
     return x / np.clip(np.linalg.norm(x, axis=-1, keepdims=True), 1e-8, None)
 
 
@@ -185,7 +185,7 @@ def evaluate_sts(
 
     `embed` maps a list of sentences to vectors [N, dim]; every distinct sentence is embedded once.
     fit="target" fits on both sentences of every pair of every split, duplicates included, as the original
-    (transductive, spec §6.3); otherwise fit on other sentences, precomputed vectors, or a fitted `Whitening`.
+    (transductive, as the original eval.py); otherwise fit on other sentences, precomputed vectors, or a fitted `Whitening`.
     Returns {"k=<k>": {"per_split": {name: rho}, "average": ..., "weighted_average": ...}, "sizes": {...}};
     a k the whitening cannot give (above the covariance rank without regularization) maps to {"error": message}.
     """

@@ -1,4 +1,4 @@
-"""BERT-whitening (Su et al. 2021, spec §6.1): y = (x - mu) U diag(1/sqrt(s))[:, :k].
+"""BERT-whitening (Su et al. 2021, `compute_kernel_bias` of bojone/BERT-whitening): y = (x - mu) U diag(1/sqrt(s))[:, :k].
 
 Statistics are accumulated in float64 with Chan's pairwise update, so `partial_fit` over any chunking gives the
 same mean and covariance as one `fit` on everything, and memory stays O(dim^2) however many vectors stream past.

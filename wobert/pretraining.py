@@ -1,4 +1,4 @@
-"""WoBERT's MLM pre-training data recipe (spec §1.3, ZhuiyiTechnology/WoBERT train.py).
+"""WoBERT's MLM pre-training data recipe (ZhuiyiTechnology/WoBERT train.py).
 
 Documents are cut with bert4keras ``text_segmentate(text, 32, "\\n。")`` and the pieces greedily concatenated
 while a chunk stays within 1.3 * maxlen characters; each chunk is encoded with ``maxlen`` and masked per token

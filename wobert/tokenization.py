@@ -1,6 +1,6 @@
 """``WoBertTokenizer``: the exact bert4keras WoBERT tokenizer as a Hugging Face tokenizer.
 
-Rule (spec §1.1, §0.1): lowercase + strip accents, jieba (HMM off) on the whole text, a jieba word in the vocab is
+Rule (WoBERT's `pre_tokenize` with bert4keras 0.8.8 `Tokenizer`): lowercase + strip accents, jieba (HMM off) on the whole text, a jieba word in the vocab is
 one token, any other word goes through the char/WordPiece tokenizer (never shorter vocab words). Segmentation is
 ``zoo.segmentation`` (rjieba where it provably equals python jieba). Offsets come with every token.
 

@@ -1,4 +1,4 @@
-"""Vocab tools for WoBERT (spec §1.2): simplify a char vocab, add jieba words, convert a char checkpoint.
+"""Vocab tools for WoBERT (the recipe of ZhuiyiTechnology/WoBERT): simplify a char vocab, add jieba words, convert a char checkpoint.
 
 WoBERT base = RoBERTa-wwm-ext's vocab simplified with 5 specials (13,586 tokens) + the 20,000 most frequent words
 of jieba's dictionary that are not already present (33,586). New word rows of the embedding and the MLM bias start
@@ -42,7 +42,7 @@ def jieba_dictionary_words(dictionary: str | os.PathLike | None = None) -> list[
 def build_word_vocab(char_vocab: Mapping[str, int] | str | os.PathLike, num_words: int = 20000,
                      corpus: Iterable[str] | None = None, segmenter=None,
                      dictionary: str | os.PathLike | None = None) -> dict[str, int]:
-    """Char vocab + the ``num_words`` most frequent words not already in it (WoBERT's recipe, §1.2).
+    """Char vocab + the ``num_words`` most frequent words not already in it (WoBERT's recipe).
 
     Frequencies come from jieba's dictionary (the default, as WoBERT did; ties keep dictionary order) or, given
     ``corpus`` (an iterable of texts), from counting the HMM-off jieba words of the corpus (``segmenter``: a

@@ -21,7 +21,7 @@ class ZooConfig(PretrainedConfig):
       * ``pre_norm``: GPT-2 puts LayerNorm before each sub-block and after the last one; BERT and
         OpenAI-GPT normalise after the residual add.
       * ``attention``: the default mask pattern, "bidirectional", "causal" or "unilm" (prefix LM whose
-        prefix is the segment-0 part, spec §0.2).
+        prefix is the segment-0 part, as bert4keras' UniLM_Mask).
       * ``residual_attention``: RealFormer, the running sum of pre-softmax scores across layers.
       * ``lm_head_transform``/``lm_head_bias``: BERT's MLM head (dense, act, LayerNorm, bias) versus GPT's
         bare tied projection.

@@ -5,7 +5,7 @@ Inputs of different lengths are aligned to the right (left padding), so every ro
 
 Search: greedy, sampling (temperature, top-k, top-p as bert4keras: the token that crosses p is kept) and beam
 search in two modes: "bert4keras" (cumulative log-probabilities, no length normalisation, return as soon as the
-best beam has ended, drop ended beams and shrink the beam; spec §0.3) and "hf" (finished hypotheses pooled and
+best beam has ended, drop ended beams and shrink the beam, as bert4keras `AutoRegressiveDecoder.beam_search`) and "hf" (finished hypotheses pooled and
 ranked by score / length ** length_penalty).
 
 Logits processors are callables `proc(generated [N, t], logits [N, V], state) -> logits | (logits, state)`.
@@ -328,7 +328,7 @@ def _beam_search(dec: _Decoder) -> GenerateOutput:
     for t in range(opts.max_new_tokens):
         logprobs = torch.log_softmax(dec.process(generated, logits), dim=-1)
         cand = (beam_scores.view(-1, 1) + logprobs).view(batch, k * vocab)
-        if compat:  # numpy argpartition in the original breaks ties towards the last index (vector §8.4)
+        if compat:  # numpy argpartition in the original breaks ties towards the last index
             top_scores, flipped = torch.topk(cand.flip(-1), k, dim=-1)
             top_index = k * vocab - 1 - flipped
         else:

@@ -31,7 +31,7 @@ def segment_cumsum(token_type_ids: torch.Tensor, past: torch.Tensor | None = Non
 
 
 def unilm(cumsum: torch.Tensor, q_len: int) -> torch.Tensor:
-    """UniLM prefix-LM pattern (spec §0.2): with c = cumsum(segment ids), key j is visible from query i iff
+    """UniLM prefix-LM pattern (bert4keras `UniLM_Mask`): with c = cumsum(segment ids), key j is visible from query i iff
     c[j] <= c[i]. Segment 0 is bidirectional, segment 1 sees segment 0 and itself causally. [B, 1, Q, K]."""
     return cumsum[:, None, None, :] <= cumsum[:, None, -q_len:, None]
 

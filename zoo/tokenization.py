@@ -1,4 +1,4 @@
-"""The bert4keras char/WordPiece tokenizer (pinned to bert4keras 0.8.8, spec §0.1), with offsets.
+"""The bert4keras char/WordPiece tokenizer (bert4keras 0.8.8 `Tokenizer`, the version WoBERT pins), with offsets.
 
 Behaviour that changed between bert4keras versions follows 0.8.8:
 - an unmatched WordPiece position emits that single character (``##`` if not first) and continues, so only
@@ -45,7 +45,7 @@ _SPACES = re.compile(" +")
 # Category So in the Unicode 5.2 of Python 2 (bojone's vocab builds), Po since Unicode 6.1.
 _LEGACY_SYMBOLS = frozenset("\u00a7\u00b6")
 
-# Character classes of the basic split (spec §0.1 step 3).
+# Character classes of bert4keras' basic split (`_is_punctuation`, `_is_cjk_character`, `_is_control`).
 _KEEP, _SPLIT, _SPACE, _DROP = 0, 1, 2, 3
 
 
@@ -481,7 +481,7 @@ class Tokenizer:
         return first_tokens, second_tokens
 
     def decode(self, ids: Iterable[int], tokens: list[str] | None = None) -> str:
-        """bert4keras ``decode``: drop [..] tokens, glue CJK and ## pieces, space ASCII words (spec §0.1)."""
+        """bert4keras ``decode``: drop [..] tokens, glue CJK and ## pieces, space ASCII words (bert4keras `Tokenizer.decode`)."""
         tokens = tokens or self.ids_to_tokens(ids)
         tokens = [t for t in tokens if not _is_special(t)]
         text = ""
