@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from zoo import __version__
-from zoo.cli import SUBCOMMANDS, _available, build_parser, main
+from nlpzoo.cli import SUBCOMMANDS, _available, build_parser, main
 
 
 def test_version_prints_versions(capsys):
@@ -34,6 +34,6 @@ def test_each_subcommand_has_help(name, capsys):
 
 
 def test_console_entry_point_runs_as_module():
-    result = subprocess.run([sys.executable, "-m", "zoo", "version"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-m", "nlpzoo", "version"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("nlpzoo ")

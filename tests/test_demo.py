@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from zoo.cli import main
+from nlpzoo.cli import main
 
 
 def test_demo_json_sections(capsys):
@@ -24,7 +24,7 @@ def test_demo_json_sections(capsys):
 
 def test_demo_runs_from_another_directory(tmp_path):
     """Package data, not the repo layout: the demo must not read ../shared or the working directory."""
-    result = subprocess.run([sys.executable, "-m", "zoo", "demo", "--only", "tokenize"], cwd=tmp_path,
+    result = subprocess.run([sys.executable, "-m", "nlpzoo", "demo", "--only", "tokenize"], cwd=tmp_path,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "公园" in result.stdout

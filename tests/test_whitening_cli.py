@@ -12,7 +12,7 @@ import pytest
 from _whitening_helpers import make_tiny_folder
 from conftest import DATA, REPO
 from whitening import SentenceEncoder, Whitening
-from zoo.cli import main
+from nlpzoo.cli import main
 
 SENTENCES = [f"{a}{b}的天气很好" for a in "今明后昨前每某这那哪" for b in "天年月日周"]  # 50 > 32 dims
 
@@ -42,7 +42,8 @@ def test_embed_file_to_npy_with_fitted_whitening(tiny_folder, expected, tmp_path
             "--fit-whitening", str(wdir), "-k", "8", "--normalize", "--output", str(out), "--json"]
     assert main(argv) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert summary == {"count": 50, "dim": 8, "output": str(out), "truncated": 0, "pooling": "cls"}
+    assert summary == {"count": 50, "dim": 8, "output": str(out), "truncated": 0, "pooling": "cls",
+                       "truncated_tokens": 0, "unk_inputs": 0}
     w = Whitening.load(wdir)
     got = np.load(out)
     np.testing.assert_allclose(got, w.transform(expected, normalize=True), rtol=1e-4, atol=1e-4)
@@ -59,16 +60,18 @@ def test_embed_file_to_npy_with_fitted_whitening(tiny_folder, expected, tmp_path
     np.testing.assert_allclose(np.array([r["vector"] for r in rows]), got[:3], rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--output", "x.txt", "一"], "must end with .npy or .jsonl"),
-    (["--whitening", "a", "--fit-whitening", "b", "一"], "not both"),
-    (["--input", "/no/such/file"], "error"),
-    (["--pooling", "cls", "--fit-whitening", "w", "一", "二"], "N=2 <= dim"),
+@pytest.mark.parametrize("extra, code, message", [
+    (["--output", "x.txt", "一"], 2, "must end with .npy or .jsonl"),
+    (["--whitening", "a", "--fit-whitening", "b", "一"], 2, "not both"),
+    (["--input", "/no/such/file"], 1, "/no/such/file: no such file"),
+    (["--pooling", "cls", "--fit-whitening", "w", "一", "二"], 1, "N=2 <= dim"),
+    ([""], 1, "the sentence is empty"),
 ])
-def test_embed_errors(tiny_folder, extra, message, capsys, tmp_path, monkeypatch):
+def test_embed_errors(tiny_folder, extra, code, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert main(["embed", "--model", str(tiny_folder), "--device", "cpu", *extra]) == 2
-    assert message in capsys.readouterr().err
+    assert main(["embed", "--model", str(tiny_folder), "--device", "cpu", *extra]) == code
+    err = capsys.readouterr().err
+    assert err.startswith("zoo embed: error: ") and message in err and len(err.splitlines()) == 1
 
 
 def test_eval_sts_script(tiny_folder, capsys):
