@@ -86,6 +86,7 @@ def build_parser(load: str | None | bool = True) -> argparse.ArgumentParser:
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-V", "--version", action=_Version, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.set_defaults(_parsers={})
     sub.add_parser("version", help="print the versions of nlpzoo and its main dependencies")
     for name, (module, help_text) in SUBCOMMANDS.items():
         if not _available(module):
@@ -93,6 +94,7 @@ def build_parser(load: str | None | bool = True) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text, epilog=EPILOG,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         p.set_defaults(_module=module)
+        parser.get_default("_parsers")[name] = p
         if load is True or load == name:
             importlib.import_module(module).add_arguments(p)
     return parser
@@ -126,7 +128,9 @@ def _run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(load=_command_in(argv))
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # reported by the subcommand's parser, so the message names it: "zoo solve: error: ..."
+        args._parsers.get(args.command, parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command is None:
         parser.print_help()
         return 0

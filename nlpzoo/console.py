@@ -37,7 +37,7 @@ class UsageError(CLIError):
 def add_common_arguments(parser: argparse.ArgumentParser, reads_input: bool = True) -> None:
     """--encoding (when the command reads files or stdin), --quiet and --progress."""
     if reads_input:
-        parser.add_argument("--encoding", default="utf-8",
+        parser.add_argument("--encoding", default="utf-8", type=_encoding_option,
                             help="encoding of input files and stdin (default utf-8; e.g. gbk, gb18030, utf-16)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--quiet", "-q", action="store_true", help="no progress bars and no warnings on stderr")
@@ -61,14 +61,20 @@ def check_encoding(name: str) -> str:
         raise UsageError(f"unknown encoding {name!r} for --encoding (try utf-8, gbk, gb18030, utf-16)") from None
 
 
+def _encoding_option(name: str) -> str:
+    try:
+        return check_encoding(name)
+    except UsageError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def decode(data: bytes, source: str, encoding: str) -> str:
     """Strict decoding; the error names the source, the byte offset and the option that fixes it."""
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as err:
         bad = data[err.start:err.start + 4].hex(" ")
-        hint = "--encoding gbk (or gb18030)" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") \
-            else "another --encoding"
+        hint = "--encoding gbk (or gb18030)" if codecs.lookup(encoding).name == "utf-8" else "another --encoding"
         raise CLIError(f"{source} is not valid {encoding} at byte {err.start} (bytes {bad}); "
                        f"give its encoding with {hint}") from None
     return text[1:] if text.startswith("\ufeff") else text

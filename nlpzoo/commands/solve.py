@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         print(f"{r.question}\n  expression: {r.expression or '-'}")
         print(f"  could not solve: {reason}" if reason else f"  answer: {r.answer}")
-        for note in r.warnings:
+        for note in r.warnings if reason is None else ():  # a reason already says what went wrong
             if not note.startswith("question has "):  # truncation: reported once for the run
                 print(f"  note: {note}")
     report.flush()
