@@ -127,22 +127,23 @@ def _run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(load=_command_in(argv))
-    args, unknown = parser.parse_known_args(argv)
-    if unknown:  # reported by the subcommand's parser, so the message names it: "zoo solve: error: ..."
-        args._parsers.get(args.command, parser).error(f"unrecognized arguments: {' '.join(unknown)}")
-    if args.command is None:
-        parser.print_help()
-        return 0
-    if args.command == "version":
-        return _version()
+    command = _command_in(argv) or "zoo"
     try:
+        parser = build_parser(load=_command_in(argv))
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:  # reported by the subcommand's parser, so the message names it: "zoo solve: error: ..."
+            args._parsers.get(args.command, parser).error(f"unrecognized arguments: {' '.join(unknown)}")
+        if args.command is None:
+            parser.print_help()
+            return 0
+        if args.command == "version":
+            return _version()
         return _run(args)
     except CLIError as err:
-        print(f"zoo {args.command}: error: {err}", file=sys.stderr)
+        print(f"zoo {command}: error: {err}", file=sys.stderr)
         return err.code
     except KeyboardInterrupt:
-        print(f"\nzoo {args.command}: interrupted", file=sys.stderr)
+        print(f"\nzoo {command}: interrupted", file=sys.stderr)
         return INTERRUPTED
     except BrokenPipeError:  # `zoo tokenize ... | head`: the reader left; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -150,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # noqa: BLE001 - the last line of defence: one line, not a traceback
         if os.environ.get("NLPZOO_DEBUG"):
             raise
-        print(f"zoo {args.command}: error: {type(err).__name__}: {err} (set NLPZOO_DEBUG=1 for the traceback)",
+        print(f"zoo {command}: error: {type(err).__name__}: {err} (set NLPZOO_DEBUG=1 for the traceback)",
               file=sys.stderr)
         return RUNTIME_ERROR
 

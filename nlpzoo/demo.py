@@ -23,7 +23,7 @@ from nlpzoo.console import add_common_arguments
 SAMPLES = Path(__file__).resolve().parent / "resources" / "demo_samples.json"
 SECTIONS = ("tokenize", "solve", "chat", "summarize", "embed")
 
-# Inputs to deterministic or model-free steps, fixed once: WoBERT's own README sentence and a plain one.
+# Fixed inputs of the tokenizer section: a plain sentence and the sentence of WoBERT's own README.
 TOKENIZE_TEXTS = ["今天天气很好，我想去公园玩。", "WoBERT是以词为单位的中文BERT模型，我们在2020年9月开源了它。"]
 # The example contexts of the original nezha_gpt_dialog README (one turn, and three turns).
 CHAT_CONTEXTS = [["我最近天天吃火锅"], ["你那天气好吗", "还好，不热，有点冷", "那你得穿多厚的衣服"]]

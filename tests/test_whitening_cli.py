@@ -88,3 +88,24 @@ def test_eval_sts_script(tiny_folder, capsys):
     assert result["sizes"] == {"stsb_dev": 40, "STS-B.valid": 40}
     assert set(result["metrics"]) == {"k=0", "k=16"}
     assert -1 <= result["metrics"]["k=16"]["weighted_average"] <= 1
+
+
+def test_embed_reports_truncated_tokens_once(tiny_folder, tmp_path, capsys):
+    """--max-length cuts: counted in tokens, one warning line for the run, and fields in the --json summary."""
+    out = tmp_path / "v.jsonl"
+    texts = ["今天天气很好", "明天", "我想去公园玩"]  # 6, 2, 6 tokens; room for 4 beside [CLS] and [SEP]
+    assert main(["embed", "--model", str(tiny_folder), "--pooling", "cls", "--device", "cpu", "--max-length", "6",
+                 "-o", str(out), "--json", *texts]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert summary["truncated"] == 2 and summary["truncated_tokens"] == 4
+    assert captured.err.splitlines() == ["zoo embed: warning: 4 tokens cut from 2 of 3 input(s) to fit the model"]
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r.get("truncated_tokens", 0) for r in rows] == [2, 0, 2]
+
+
+def test_cli_poolings_match_the_encoder():
+    from nlpzoo.commands.embed import POOLINGS
+    from whitening.encoder import POOLINGS as ENCODER_POOLINGS
+
+    assert POOLINGS == ENCODER_POOLINGS

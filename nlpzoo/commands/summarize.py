@@ -101,7 +101,8 @@ def run(args) -> int:
     opts = _options(args)
     report = Report("summarize", quiet=args.quiet, chinese_only="the summarization pipeline")
     status = 0
-    bar = tqdm(docs, desc="summarize", unit="doc", disable=not show_progress(args) or len(docs) < 2)
+    quiet_bar = not show_progress(args) or (len(docs) < 2 and not args.progress)
+    bar = tqdm(docs, desc="summarize", unit="doc", disable=quiet_bar)
     for index, doc in enumerate(bar, 1):
         checks = report.check(doc, summarizer.tokenizer)
         try:

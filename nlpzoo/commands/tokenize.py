@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 
-from nlpzoo.console import CLIError, Report, UsageError, add_common_arguments, print_json, read_lines, require_text
+from nlpzoo.console import (CLIError, Report, UsageError, add_common_arguments, print_json, read_lines, require_text,
+                            show_progress)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,7 +59,10 @@ def run(args) -> int:
     texts = _texts(args)
     tok = _tokenizer(args)
     report = Report("tokenize", quiet=args.quiet)
-    for text in texts:
+    from tqdm.auto import tqdm
+
+    for text in tqdm(texts, desc="tokenize", unit="text", leave=False,
+                     disable=not show_progress(args) or (len(texts) < 1000 and not args.progress)):
         checks = report.check(text, tok)
         enc = tok(text, return_offsets_mapping=True, split_special_tokens=True)
         ids, offsets = enc["input_ids"], enc["offset_mapping"]
