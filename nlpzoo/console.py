@@ -183,9 +183,9 @@ class Report:
             if share > UNK_WARN_SHARE:
                 self.ood_inputs += 1
                 self.ood.append(share)
-        if self.chinese_only and looks_foreign_to_chinese_model(text):
-            self.foreign_inputs += 1
-            out["no_chinese"] = True
+        if self.chinese_only:
+            out["no_chinese"] = looks_foreign_to_chinese_model(text)
+            self.foreign_inputs += out["no_chinese"]
         return out
 
     def fields(self) -> dict:
