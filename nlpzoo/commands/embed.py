@@ -63,13 +63,16 @@ def write_vectors(path: str | None, sentences: list[str], vectors, dropped: list
             f.writelines(row + "\n" for row in _rows(sentences, vectors, dropped))
 
 
-def _check(args) -> str:
+def _check(args) -> None:
     if args.whitening and args.fit_whitening:
         raise UsageError("use --whitening or --fit-whitening, not both")
     if args.output and not args.output.endswith((".npy", ".jsonl")):
         raise UsageError(f"--output must end with .npy or .jsonl, got {args.output!r}")
     if args.batch_size < 1:
         raise UsageError("--batch-size must be >= 1")
+
+
+def _model(args) -> str:
     if args.model:
         return args.model
     from whitening.defaults import default_encoder_path
@@ -97,8 +100,9 @@ def _measure(encoder, sentences: list[str], report: Report) -> list[int]:
 def run(args: argparse.Namespace) -> int:
     import warnings
 
-    model = _check(args)
-    sentences = read_sentences(args)
+    _check(args)
+    sentences = read_sentences(args)  # before the (slow) imports: bad input fails fast
+    model = _model(args)
     from whitening.encoder import SentenceEncoder
     from whitening.whitening import Whitening
 
