@@ -30,6 +30,7 @@ class SolveResult:
     answer: str | None = None
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    truncated_tokens: int = 0  # question tokens cut to fit the model
 
     def to_dict(self) -> dict:
         """JSON-ready: the value as text ("11/20", or a float's repr)."""
@@ -90,10 +91,11 @@ class Solver:
     def _encode(self, result: SolveResult) -> tuple[list[int], list[str]]:
         """Prompt ids "[CLS] question [SEP]" (truncated to maxlen with a warning) and the masked numbers."""
         question, numbers = mask_numbers(result.question) if self.number_placeholders else (result.question, [])
-        n_tokens = len(self.tokenizer.tokenize(question))
+        n_tokens = len(self.tokenizer.tokenize(question))  # with [CLS] and [SEP], as the limit counts them
         if n_tokens > self.maxlen:
             msg = f"question has {n_tokens} tokens; truncated to the model limit of {self.maxlen}"
             result.warnings.append(msg)
+            result.truncated_tokens = n_tokens - self.maxlen
             warnings.warn(msg, stacklevel=3)
         ids, _ = self.tokenizer.encode(question, maxlen=self.maxlen)
         return ids, numbers

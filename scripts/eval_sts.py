@@ -17,7 +17,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from whitening.cli import default_model  # noqa: E402
+from whitening.defaults import default_model  # noqa: E402
 from whitening.encoder import POOLINGS, SentenceEncoder  # noqa: E402
 from whitening.sts import evaluate_sts, load_sts, results_table  # noqa: E402
 

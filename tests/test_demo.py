@@ -1,10 +1,15 @@
-"""`zoo demo`: runs offline on the shipped defaults, from any directory, and reports every section."""
+"""`zoo demo`: runs offline on the shipped defaults, from any directory, reports every section, and shows
+samples chosen by its stated rules (not picked by their outputs)."""
 
 import json
+import os
 import subprocess
 import sys
 
-from zoo.cli import main
+from conftest import REPO, SHARED
+
+from nlpzoo.cli import main
+from nlpzoo.demo import SAMPLE_RULES, SAMPLES, build_samples
 
 
 def test_demo_json_sections(capsys):
@@ -24,7 +29,19 @@ def test_demo_json_sections(capsys):
 
 def test_demo_runs_from_another_directory(tmp_path):
     """Package data, not the repo layout: the demo must not read ../shared or the working directory."""
-    result = subprocess.run([sys.executable, "-m", "zoo", "demo", "--only", "tokenize"], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=300)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run([sys.executable, "-m", "nlpzoo", "demo", "--only", "tokenize"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr
     assert "公园" in result.stdout
+
+
+def test_shipped_samples_follow_the_stated_rules(shared):
+    """The shipped sample file is exactly what the rules select from the public data and the shipped dev slice;
+    after retraining a model, `python -m nlpzoo.demo ../shared` rebuilds it."""
+    shipped = json.loads(SAMPLES.read_text(encoding="utf-8"))
+    assert shipped == build_samples(SHARED)
+    assert shipped["_sources"] == SAMPLE_RULES
+    dev_ids = (REPO / "mathwp" / "models" / "default" / "dev_ids.txt").read_text(encoding="utf-8").split()
+    assert [s["id"] for s in shipped["solve"]] == [i for i in dev_ids if i in {s["id"] for s in shipped["solve"]}]
+    assert set(s["id"] for s in shipped["solve"]) <= set(dev_ids)

@@ -8,7 +8,7 @@ import pytest
 from _dialog_helpers import CONTEXT, nezha_model
 from conftest import DATA, REPO
 
-import zoo.cli
+import nlpzoo.cli
 
 TOY = DATA / "lccc" / "cdial_gpt_toy" / "toy_data.json"
 
@@ -21,7 +21,7 @@ def model_dir(tmp_path_factory):
 
 
 def test_once_json(model_dir, capsys):
-    rc = zoo.cli.main(["chat", "--model", str(model_dir), "--once", *CONTEXT, "--seed", "3", "--json",
+    rc = nlpzoo.cli.main(["chat", "--model", str(model_dir), "--once", *CONTEXT, "--seed", "3", "--json",
                        "--max-new-tokens", "6"])
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert rc == 0 and out["history"] == CONTEXT and out["family"] == "nezha-gpt"
@@ -32,27 +32,30 @@ def test_once_json(model_dir, capsys):
 
 def test_once_from_stdin(model_dir, capsys, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(CONTEXT, ensure_ascii=False)))
-    assert zoo.cli.main(["chat", "--model", str(model_dir), "--once", "-", "--greedy", "--max-new-tokens", "5"]) == 0
+    assert nlpzoo.cli.main(["chat", "--model", str(model_dir), "--once", "-", "--greedy", "--max-new-tokens", "5"]) == 0
     first = capsys.readouterr().out
     monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(CONTEXT) + "\n"))
-    assert zoo.cli.main(["chat", "--model", str(model_dir), "--once", "--greedy", "--max-new-tokens", "5"]) == 0
+    assert nlpzoo.cli.main(["chat", "--model", str(model_dir), "--once", "--greedy", "--max-new-tokens", "5"]) == 0
     assert capsys.readouterr().out == first
 
 
 def test_interactive_reset_and_quit(model_dir, capsys, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.StringIO("你好\n/reset\n在吗\n/quit\n不会读到这里\n"))
-    assert zoo.cli.main(["chat", "--model", str(model_dir), "--seed", "1", "--max-new-tokens", "4"]) == 0
+    assert nlpzoo.cli.main(["chat", "--model", str(model_dir), "--seed", "1", "--max-new-tokens", "4"]) == 0
     captured = capsys.readouterr()
     assert "(new conversation)" in captured.err
-    assert captured.out.count("\n") == 2  # two replies, nothing after /quit
+    assert captured.out.count("\n") == 2  # two replies, nothing after /quit (no prompts: stdin is not a terminal)
 
 
 def test_cli_errors(model_dir, capsys, tmp_path):
-    assert zoo.cli.main(["chat", "--model", str(tmp_path / "none"), "--once", "hi"]) == 2
-    assert "error" in capsys.readouterr().err
+    assert nlpzoo.cli.main(["chat", "--model", str(tmp_path / "none"), "--once", "hi"]) == 1
+    assert capsys.readouterr().err.startswith("zoo chat: error: cannot load the chat model")
     bad = tmp_path / "h.json"
     bad.write_text('["ok", 3]', encoding="utf-8")
-    assert zoo.cli.main(["chat", "--model", str(model_dir), "--file", str(bad)]) == 2
+    assert nlpzoo.cli.main(["chat", "--model", str(model_dir), "--file", str(bad)]) == 1
+    assert capsys.readouterr().err == "zoo chat: error: a JSON history must be a list of strings\n"
+    assert nlpzoo.cli.main(["chat", "--model", str(model_dir), "--once", ""]) == 1
+    assert capsys.readouterr().err == "zoo chat: error: the turn is empty\n"
 
 
 def _run_script(name, args, capsys):
@@ -96,6 +99,6 @@ def test_shipped_default_model(capsys):
     assert "Dev metrics" in (DEFAULT_MODEL / "README.md").read_text(encoding="utf-8")
     bot = ChatBot.from_pretrained()
     assert bot.family == "nezha-gpt" and bot.model.config.position_embedding_type == "relative"
-    assert zoo.cli.main(["chat", "--once", "我最近天天吃火锅", "--seed", "0", "--max-new-tokens", "8"]) == 0
+    assert nlpzoo.cli.main(["chat", "--once", "我最近天天吃火锅", "--seed", "0", "--max-new-tokens", "8"]) == 0
     reply = capsys.readouterr().out.strip()
     assert reply and reply == bot.reply(["我最近天天吃火锅"], seed=0, max_new_tokens=8)

@@ -188,7 +188,7 @@ def test_eval_script_json_line(model_dir, capsys):
 
 
 def test_cli_solve(model_dir, capsys):
-    from zoo.cli import main
+    from nlpzoo.cli import main
 
     assert main(["solve", "--model", str(model_dir), "--json", QUESTION, ""]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
@@ -201,7 +201,7 @@ def test_cli_solve(model_dir, capsys):
 def test_cli_solve_stdin_and_text_output(model_dir, capsys, monkeypatch):
     import io
 
-    from zoo.cli import main
+    from nlpzoo.cli import main
 
     monkeypatch.setattr(sys, "stdin", io.StringIO(QUESTION + "\n\n3个苹果\n"))
     assert main(["solve", "--model", str(model_dir), "-"]) == 0
@@ -231,7 +231,7 @@ def test_default_model_path_error(tmp_path):
 
 def test_shipped_model(capsys):
     """The shipped default loads with no argument (API and CLI) and solves a one-step problem."""
-    from zoo.cli import main
+    from nlpzoo.cli import main
 
     result = Solver.from_pretrained().solve("一件衣服原价200元，现在打八折出售，现价多少元？")[0]
     assert result.error is None and result.answer == "160"

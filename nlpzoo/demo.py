@@ -1,7 +1,13 @@
 """`zoo demo`: every package on the shipped defaults, offline, on sample texts shipped with the toolkit.
 
-Sections: WoBERT tokenization, a math word problem, a chat exchange, a CAIL2020 summary with its ROUGE, sentence
-similarities before and after whitening. A section whose default model is not installed says so and the rest go on.
+Sections: WoBERT tokenization, math word problems, a chat exchange, a CAIL2020 and an LCSTS summary with their
+ROUGE, sentence similarities before and after whitening. A section whose default model is not installed says so
+and the rest go on.
+
+The samples are not picked by looking at outputs: `build_samples` chooses them from the public datasets by the
+fixed rules in `SAMPLE_RULES` (for the solver, from the held-out dev slice written next to the shipped model, so
+a retrained model brings its own dev slice), and a test checks that the shipped file is what the rules give.
+After retraining a model, run `python -m nlpzoo.demo PATH/TO/shared` to rebuild the file.
 """
 
 from __future__ import annotations
@@ -12,20 +18,83 @@ import sys
 import time
 from pathlib import Path
 
+from nlpzoo.console import add_common_arguments
+
 SAMPLES = Path(__file__).resolve().parent / "resources" / "demo_samples.json"
 SECTIONS = ("tokenize", "solve", "chat", "summarize", "embed")
+
+# Fixed inputs of the tokenizer section: a plain sentence and the sentence of WoBERT's own README.
+TOKENIZE_TEXTS = ["今天天气很好，我想去公园玩。", "WoBERT是以词为单位的中文BERT模型，我们在2020年9月开源了它。"]
+# The example contexts of the original nezha_gpt_dialog README (one turn, and three turns).
+CHAT_CONTEXTS = [["我最近天天吃火锅"], ["你那天气好吗", "还好，不热，有点冷", "那你得穿多厚的衣服"]]
+SOLVE_COUNT, SOLVE_MAX_CHARS = 3, 40
+SUMMARIZE_MAX_CHARS = 1500
+EMBED_COUNT = 6
+SAMPLE_RULES = {
+    "tokenize": "TOKENIZE_TEXTS in nlpzoo/demo.py (WoBERT's README sentence and a plain one)",
+    "solve": f"shared/data/ape210k/valid.ape.json: the first {SOLVE_COUNT} problems of the shipped solver's "
+             "held-out dev slice (mathwp/models/default/dev_ids.txt, in its order) that mathwp.prepare keeps and "
+             f"whose question has at most {SOLVE_MAX_CHARS} characters",
+    "chat": "CHAT_CONTEXTS in nlpzoo/demo.py (the example contexts of the original nezha_gpt_dialog README)",
+    "summarize": "shared/data/cail2020_sfzy/train.json: the first document with at most "
+                 f"{SUMMARIZE_MAX_CHARS} characters",
+    "summarize_news": "shared/data/lcsts_clge/val.tsv, line 1 (LCSTS via CLUEbenchmark/CLGE; held-out dev pair, "
+                      "the shipped pipeline's own domain)",
+    "embed": f"shared/data/sts_en/stsb_dev.tsv: the first {EMBED_COUNT} pairs (STS Benchmark dev, CC BY-SA 4.0)",
+}
+
+
+def _solve_samples(data: Path) -> list[dict]:
+    from mathwp import prepare, read_problems
+
+    dev_ids = (Path(__import__("mathwp").__file__).parent / "models" / "default" / "dev_ids.txt").read_text(
+        encoding="utf-8").split()
+    problems = {p.id: p for p in read_problems(data / "ape210k" / "valid.ape.json")}
+    rows = []
+    for pid in dev_ids:
+        sample = prepare(problems[pid].text, problems[pid].equation, problems[pid].answer) if pid in problems \
+            else None
+        if sample is not None and len(sample[0]) <= SOLVE_MAX_CHARS:
+            rows.append({"id": pid, "question": sample[0], "answer": sample[2]})
+        if len(rows) == SOLVE_COUNT:
+            break
+    return rows
+
+
+def _cail_sample(data: Path) -> dict:
+    with open(data / "cail2020_sfzy" / "train.json", encoding="utf-8") as f:
+        for line in f:
+            record = json.loads(line)
+            text = "\n".join(s["sentence"] for s in record["text"])
+            if len(text) <= SUMMARIZE_MAX_CHARS:
+                return {"id": record["id"], "text": text, "summary": record["summary"]}
+    raise ValueError("no CAIL2020 document is short enough")
+
+
+def build_samples(shared: Path) -> dict:
+    """The demo's samples, chosen from the public datasets under `shared` by `SAMPLE_RULES`."""
+    data = Path(shared) / "data"
+    summary, text = (data / "lcsts_clge" / "val.tsv").read_text(encoding="utf-8").splitlines()[0].split("\t")[:2]
+    pairs = []
+    for line in (data / "sts_en" / "stsb_dev.tsv").read_text(encoding="utf-8").splitlines()[1:EMBED_COUNT + 1]:
+        score, s1, s2 = line.split("\t")[:3]
+        pairs.append({"score": float(score), "s1": s1, "s2": s2})
+    return {"_sources": SAMPLE_RULES, "tokenize": TOKENIZE_TEXTS, "solve": _solve_samples(data),
+            "chat": CHAT_CONTEXTS, "summarize": _cail_sample(data), "embed": pairs,
+            "summarize_news": {"id": "lcsts_clge/val.tsv:1", "text": text, "summary": summary}}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, ...")
     parser.add_argument("--json", action="store_true", help="print one JSON object per section instead of text")
+    add_common_arguments(parser, reads_input=False)
 
 
 class _Printer:
-    def __init__(self, as_json: bool):
+    def __init__(self, as_json: bool, quiet: bool = False):
         self.as_json = as_json
-        self.record: dict = {}
+        self.quiet = quiet
 
     def line(self, text: str = "") -> None:
         if not self.as_json:
@@ -33,7 +102,8 @@ class _Printer:
 
     def status(self, text: str) -> None:
         """A progress note on stderr, so slow steps show what they are doing without polluting --json output."""
-        print(f"  … {text}", file=sys.stderr, flush=True)
+        if not self.quiet:
+            print(f"  … {text}", file=sys.stderr, flush=True)
 
 
 def _tokenize(samples, out: _Printer, device) -> dict:
@@ -172,7 +242,7 @@ RUNNERS = {"tokenize": ("WoBERT word-level tokenization", _tokenize), "solve": (
 
 def run(args) -> int:
     samples = json.loads(SAMPLES.read_text(encoding="utf-8"))
-    out = _Printer(args.json)
+    out = _Printer(args.json, args.quiet)
     failures = 0
     for name in args.only or SECTIONS:
         title, runner = RUNNERS[name]
@@ -194,3 +264,10 @@ def run(args) -> int:
             out.line(f"  ({result['seconds']:.1f} s)")
             out.line()
     return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m nlpzoo.demo PATH/TO/shared   (rewrites " + str(SAMPLES) + ")")
+    SAMPLES.write_text(json.dumps(build_samples(Path(sys.argv[1])), ensure_ascii=False, indent=1) + "\n",
+                       encoding="utf-8")

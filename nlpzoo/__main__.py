@@ -1,0 +1,3 @@
+from nlpzoo.cli import entry
+
+entry()

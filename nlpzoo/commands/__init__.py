@@ -1,0 +1,1 @@
+"""One module per `zoo` subcommand: `add_arguments(parser)` (cheap imports only) and `run(args) -> int`."""
