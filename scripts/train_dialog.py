@@ -20,7 +20,6 @@ from pathlib import Path
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 SHARED = REPO / ".." / "shared"
 DEFAULT_DATA = SHARED / "data" / "lccc" / "LCCC-base_valid.json"
 DEFAULT_VOCAB = {"nezha-gpt": SHARED / "vocab" / "derived" / "nezha_gpt_dialog_vocab.txt",
