@@ -39,10 +39,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--dev-eval", type=int, default=1000, help="dev dialogs used for the final metrics")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--maxlen", type=int, default=128)
-    p.add_argument("--hidden", type=int, default=128)
-    p.add_argument("--layers", type=int, default=4)
-    p.add_argument("--heads", type=int, default=4)
-    p.add_argument("--intermediate", type=int, default=512)
+    p.add_argument("--preset", default="default", help="model size from scratch (dialog.presets: tiny, default, base)")
+    p.add_argument("--hidden", type=int, default=None, help="override the preset's hidden size")
+    p.add_argument("--layers", type=int, default=None)
+    p.add_argument("--heads", type=int, default=None)
+    p.add_argument("--intermediate", type=int, default=None)
     p.add_argument("--dropout", type=float, default=0.1)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--grad-accum", type=int, default=1)
@@ -59,24 +60,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 def build_model(args, vocab_size: int):
     import zoo
 
+    from dialog.presets import model_config
+
     if args.init:
         return zoo.from_pretrained(args.init, head="lm", attention="causal")
-    config = zoo.ZooConfig(
-        vocab_size=vocab_size, hidden_size=args.hidden, num_hidden_layers=args.layers,
-        num_attention_heads=args.heads, intermediate_size=args.intermediate,
-        hidden_dropout_prob=args.dropout, attention_probs_dropout_prob=args.dropout,
-        position_embedding_type="relative" if args.family == "nezha-gpt" else "absolute",
-        max_position_embeddings=args.maxlen, attention="causal", add_pooler=False,
-        token_type_embedding="segment" if args.family == "nezha-gpt" else "shared",
-        type_vocab_size=2 if args.family == "nezha-gpt" else 0)
-    return zoo.ZooForLM(config)
-
-
-def length_buckets(samples: list, batch_size: int) -> list[list]:
-    """Batches of samples of similar length (sorted by length, then chunked): far less padding on CPU.
-    The trainer shuffles the order of the batches."""
-    ordered = sorted(samples, key=len)
-    return [ordered[i:i + batch_size] for i in range(0, len(ordered), batch_size)]
+    return zoo.ZooForLM(model_config(args.family, vocab_size, args.preset, args.maxlen, args.dropout,
+                                     hidden_size=args.hidden, num_hidden_layers=args.layers,
+                                     num_attention_heads=args.heads, intermediate_size=args.intermediate))
 
 
 def model_card(args, argv, n_train: int, n_samples: int, params: int, size_mb: float, metrics: dict,
@@ -120,6 +110,7 @@ Licence: the training data (LCCC) is for research use only.
 
 
 def main(argv=None) -> int:
+    from zoo.data import length_buckets
     from zoo.tokenization import Tokenizer
     from zoo.training import Trainer, TrainingArguments
 
@@ -144,6 +135,9 @@ def main(argv=None) -> int:
     print(f"{len(train)} training dialogs -> {len(samples)} samples; {len(dev)} dev dialogs", file=sys.stderr)
 
     model = build_model(args, len(tokenizer))
+    cfg = model.config  # the model card reports the actual shape
+    args.hidden, args.layers, args.heads, args.intermediate = (
+        cfg.hidden_size, cfg.num_hidden_layers, cfg.num_attention_heads, cfg.intermediate_size)
     if args.device:
         model.to(args.device)
     output = Path(args.output)
@@ -157,7 +151,7 @@ def main(argv=None) -> int:
                               batch_size=1, gradient_accumulation_steps=args.grad_accum,
                               max_steps=args.max_steps, warmup_steps=args.warmup, max_grad_norm=1.0,
                               seed=args.seed, log_every=50, save_every=args.save_every)
-    batches = length_buckets(samples, args.batch_size)
+    batches = length_buckets(samples, args.batch_size)  # sorted by length, ties in order
     trainer = Trainer(model, targs, batches, collate_fn=lambda b: pad_batch(b[0], pad_id), loss_fn=loss_fn)
     start = time.time()
     trainer.train()

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 
+from zoo.data import prompt_batch
+
 from .copy import CopyConstraint
 from .extract import split_clauses
 from .extractor import ClauseExtractor, clause_vectors, select_clauses
@@ -170,22 +172,14 @@ class Summarizer:
             raise ValueError(f"unknown summarize option(s): {sorted(unknown)}")
         tok, model = self.tokenizer, self.generator
         prompts = [self._prompt(s, int(opts["max_source_tokens"]), int(opts["max_new_tokens"])) for s in sources]
-        width = max(len(p) for p in prompts) + 1
-        ids = torch.zeros(len(prompts), width, dtype=torch.long)
-        types = torch.zeros_like(ids)
-        mask = torch.zeros_like(ids)
-        for i, p in enumerate(prompts):
-            row = p + [tok.start_id]
-            ids[i, :len(row)] = torch.tensor(row)
-            types[i, len(p)] = 1
-            mask[i, :len(row)] = 1
+        batch = prompt_batch([p + [tok.start_id] for p in prompts], [[0] * len(p) + [1] for p in prompts],
+                             device=self.device)
         num_beams = int(opts["num_beams"])
         processors = []
         if opts["copy"]:
             processors.append(CopyConstraint(prompts, tok.start_id, k_sparse=int(opts["k_sparse"])))
         extra = {k: opts[k] for k in ("do_sample", "top_k", "top_p", "temperature", "seed") if k in opts}
-        out = zoo.generate(model, ids.to(self.device), token_type_ids=types.to(self.device),
-                           attention_mask=mask.to(self.device), max_new_tokens=int(opts["max_new_tokens"]),
+        out = zoo.generate(model, **batch, max_new_tokens=int(opts["max_new_tokens"]),
                            eos_token_id=tok.end_id, pad_token_id=tok.pad_id or 0, num_beams=num_beams,
                            repetition_penalty=float(opts["repetition_penalty"]),
                            no_repeat_ngram_size=int(opts["no_repeat_ngram_size"]),
