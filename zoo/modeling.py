@@ -301,11 +301,7 @@ class ZooModel(ZooPreTrainedModel):
             raise ValueError(f"input_ids must be [batch, length], got shape {tuple(input_ids.shape)}")
         config = self.config
         batch, q_len = input_ids.shape
-        if cache is not None and past_key_values is not None and cache is not past_key_values:
-            raise ValueError("pass the cache once, as cache= (or its older name past_key_values=)")
-        cache = cache if cache is not None else past_key_values
-        if cache is None and use_cache:
-            cache = KVCache(config.num_hidden_layers)
+        cache = self._cache(cache, past_key_values, use_cache)
         past = cache.length if cache is not None else 0
         # fused attention unless the weights themselves are needed: one decision for the mask and every layer
         fused = config.position_embedding_type != "relative" and not config.residual_attention and not output_attentions
@@ -316,11 +312,7 @@ class ZooModel(ZooPreTrainedModel):
             segments = masks.segment_cumsum(types, cache.segments if cache is not None else None)
         visible, is_causal = masks.assemble(config.attention, q_len, past + q_len, key_mask=key_mask,
                                             segments=segments, fused=fused, device=input_ids.device)
-        if config.position_embedding_type == "absolute":
-            if position_ids is None:
-                position_ids = torch.arange(past, past + q_len, device=input_ids.device)[None]
-            position_ids = position_ids + config.position_offset
-        x = self.embeddings(input_ids, token_type_ids, position_ids)
+        x = self._embed(input_ids, token_type_ids, position_ids, past)
         rel = None
         if config.position_embedding_type == "relative":
             rel = (self.relative_table, relative_index(q_len, past + q_len, config.max_relative_position, x.device))
@@ -336,6 +328,14 @@ class ZooModel(ZooPreTrainedModel):
             hidden_states=hidden_states,
             attentions=attentions,
         )
+
+    def _embed(self, input_ids, token_type_ids, position_ids, past: int) -> torch.Tensor:
+        """Token (+ absolute position, counted from `past` unless given) + token type embeddings."""
+        if self.config.position_embedding_type == "absolute":
+            if position_ids is None:
+                position_ids = torch.arange(past, past + input_ids.shape[1], device=input_ids.device)[None]
+            position_ids = position_ids + self.config.position_offset
+        return self.embeddings(input_ids, token_type_ids, position_ids)
 
     def _layers(self, x, bias, layer_kw: dict, output_hidden_states: bool, output_attentions: bool):
         """Every layer (RealFormer carries each layer's scores to the next), then the final norm of pre-LN
@@ -356,6 +356,15 @@ class ZooModel(ZooPreTrainedModel):
             if output_hidden_states:
                 hidden_states[-1] = x
         return x, tuple(hidden_states) if output_hidden_states else None, tuple(attentions) if output_attentions else None
+
+    def _cache(self, cache: KVCache | None, past_key_values: KVCache | None, use_cache: bool) -> KVCache | None:
+        """The cache given under either name, or a new one when `use_cache` asks for it."""
+        if cache is not None and past_key_values is not None and cache is not past_key_values:
+            raise ValueError("pass the cache once, as cache= (or its older name past_key_values=)")
+        cache = cache if cache is not None else past_key_values
+        if cache is None and use_cache:
+            cache = KVCache(self.config.num_hidden_layers)
+        return cache
 
     @staticmethod
     def _key_mask(attention_mask, cache, batch, q_len, past, device):
