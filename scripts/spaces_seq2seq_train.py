@@ -50,7 +50,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True)
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--init", help="checkpoint folder (with vocab.txt) that zoo.from_pretrained loads")
-    g.add_argument("--scratch", help="a randomly initialised model: preset name (summarize.presets) or hidden,layers,heads")
+    g.add_argument("--scratch",
+                   help="a randomly initialised model: preset name (summarize.presets) or hidden,layers,heads")
     p.add_argument("--base-vocab", default=str(SHARED / "vocab" / "bert_chinese_vocab.txt"))
     p.add_argument("--user-dict", default=str(cail / "user_dict.txt"))
     p.add_argument("--user-dict-2", default=str(cail / "user_dict_2.txt"))

@@ -35,7 +35,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-trim-vocab", dest="trim_vocab", action="store_false",
                    help="from scratch: keep the whole vocab (default: only tokens of the training data + digits)")
     p.add_argument("--output", type=Path, required=True)
-    p.add_argument("--preset", default="small", help="model size from scratch (mathwp.presets: tiny, default, small, base)")
+    p.add_argument("--preset", default="small",
+                   help="model size from scratch (mathwp.presets: tiny, default, small, base)")
     p.add_argument("--hidden", type=int, default=None, help="override the preset's hidden size")
     p.add_argument("--layers", type=int, default=None)
     p.add_argument("--heads", type=int, default=None)

@@ -37,7 +37,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--work", required=True)
     p.add_argument("--limit", type=int, default=None)
-    p.add_argument("--size", default="default", help="generator preset (tiny, small, default, base) or hidden,layers,heads")
+    p.add_argument("--size", default="default",
+                   help="generator preset (summarize.presets: tiny, small, default, base) or hidden,layers,heads")
     p.add_argument("--max-positions", type=int, default=256)
     p.add_argument("--positions", default="relative", choices=["relative", "absolute"],
                    help="NEZHA relative positions (as SPACES; any input length) or BERT absolute ones")

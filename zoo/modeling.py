@@ -355,7 +355,8 @@ class ZooModel(ZooPreTrainedModel):
             x = self.final_norm(x)
             if output_hidden_states:
                 hidden_states[-1] = x
-        return x, tuple(hidden_states) if output_hidden_states else None, tuple(attentions) if output_attentions else None
+        return (x, tuple(hidden_states) if output_hidden_states else None,
+                tuple(attentions) if output_attentions else None)
 
     def _cache(self, cache: KVCache | None, past_key_values: KVCache | None, use_cache: bool) -> KVCache | None:
         """The cache given under either name, or a new one when `use_cache` asks for it."""
