@@ -77,7 +77,7 @@ class CopyConstraint(LogitsProcessor):
     then only the ``k_sparse`` best logits are kept (others -1000), matching the sparse-softmax training.
     The engine re-indexes the state tensor when beams are reordered, fixing the misalignment of the original.
 
-    ``generated`` holds the new tokens only; as in SPACES the output history starts with the target's start
+    ``step.generated`` holds the new tokens only; as in SPACES the output history starts with the target's start
     token (``start_id``, [CLS]), so a 2-gram copy may start from the source's [CLS].
     The copy-head probabilities come from the same forward pass as the logits: ``step.output.copy_logits``
     (a :class:`~summarize.generator.SpacesOutput`), last position.
