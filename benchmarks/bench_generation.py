@@ -16,16 +16,13 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 import transformers as T
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
-import zoo  # noqa: E402
-from zoo.generation import generate  # noqa: E402
+import zoo
+from zoo.generation import generate
 
 
 def compare(ours_fn, base_fn, repeats: int, sync):

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
 
@@ -30,11 +27,11 @@ def _time(fn, repeat: int) -> float:
 def main(argv=None) -> int:
     import torch
 
-    import zoo
     from summarize.copy import reference_decode
     from summarize.data import read_pairs
     from summarize.generator import SpacesForSummary
     from summarize.metrics import rouge_f
+    from summarize.presets import generator_config
     from summarize.pipeline import Summarizer
     from summarize.vocab import word_tokenizer
 
@@ -51,9 +48,7 @@ def main(argv=None) -> int:
                                          + sorted(set(text + summary) - set(" \n\t\u3000")))}
     tok = word_tokenizer(vocab)
     torch.manual_seed(0)
-    model = SpacesForSummary(zoo.ZooConfig(vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=layers,
-                                           num_attention_heads=4, intermediate_size=4 * hidden,
-                                           max_position_embeddings=1024, attention="unilm")).eval()
+    model = SpacesForSummary(generator_config(len(vocab), f"{hidden},{layers},4", max_positions=1024)).eval()
     with torch.no_grad():
         model.head.bias[tok.end_id] = -1e4  # never stop early: both sides decode exactly new_tokens
     summarizer = Summarizer(model, tok, max_new_tokens=new_tokens, max_source_tokens=512)

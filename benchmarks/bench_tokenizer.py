@@ -10,13 +10,11 @@ python jieba). Also checks that every fast result equals python jieba's.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO / ".." / "shared"
-sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
 
 def read_thucnews(data: Path, limit: int | None) -> list[str]:

@@ -22,7 +22,6 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 DATA = REPO / ".." / "shared" / "data"
 DIM, CHUNK = 768, 10_000
 

@@ -11,13 +11,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO / ".." / "shared"
-sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
 
 def main(argv: list[str] | None = None) -> int:

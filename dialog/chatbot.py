@@ -9,7 +9,7 @@ from typing import Iterator, Sequence
 
 import torch
 
-from zoo.data import pad, padding_mask
+from zoo.data import prompt_batch
 
 from dialog.formats import CDialGPTFormat, DialogFormat, DialogInputError, DialogInputs, NezhaGPTFormat, check_history
 
@@ -106,13 +106,9 @@ class ChatBot:
     def _batch(self, prompts: list[DialogInputs]) -> dict:
         """Left-padded tensors with an attention mask."""
         pad_id = self.format.pad_id if isinstance(self.format, CDialGPTFormat) else 0
-        ids = pad([p.input_ids for p in prompts], pad_id, left=True)
-        types = pad([p.token_type_ids for p in prompts], 0, left=True)
-        mask = padding_mask([p.input_ids for p in prompts], left=True)
+        batch = prompt_batch([p.input_ids for p in prompts], [p.token_type_ids for p in prompts], pad_id, self.device)
         new_types = torch.tensor([p.response_type_id for p in prompts], dtype=torch.long)
-        dev = self.device
-        return dict(input_ids=ids.to(dev), token_type_ids=types.to(dev), attention_mask=mask.to(dev),
-                    new_token_type_id=new_types.to(dev))
+        return dict(batch, new_token_type_id=new_types.to(self.device))
 
     def _generate_kwargs(self, opts: dict) -> dict:
         kw = {k: opts[k] for k in GENERATE_OPTIONS if k in opts}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import re
 from collections.abc import Sequence
 from fractions import Fraction
@@ -11,6 +10,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from zoo.data import length_buckets as zoo_length_buckets
 from zoo.data import pad, padding_mask
 
 MAXLEN = 192  # tokens of "[CLS] question [SEP] expression [SEP]" (and of the question alone at inference)
@@ -85,12 +85,8 @@ def collate(features: Sequence[dict]) -> dict[str, torch.Tensor]:
 def length_buckets(features: Sequence[dict], batch_size: int, seed: int = 0) -> list[dict]:
     """Group examples of similar length into batches (one row per batch, for a trainer run with batch size 1):
     sorted by length with random tie order, so padding is minimal and batch order is shuffled by the trainer."""
-    rng = random.Random(seed)
-    order = sorted(range(len(features)), key=lambda i: (len(features[i]["input_ids"]), rng.random()))
-    return [
-        {key: [features[i][key] for i in order[start : start + batch_size]] for key in ("input_ids", "token_type_ids")}
-        for start in range(0, len(order), batch_size)
-    ]
+    buckets = zoo_length_buckets(features, batch_size, key=lambda f: len(f["input_ids"]), seed=seed)
+    return [{key: [f[key] for f in bucket] for key in ("input_ids", "token_type_ids")} for bucket in buckets]
 
 
 def collate_bucket(rows: Sequence[dict]) -> dict[str, torch.Tensor]:

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import torch
 
+from zoo.data import prompt_batch
+from zoo.tokenization import save_vocab
+
 from .safe_math import MathEvalError, Number, format_answer, safe_eval
 from .seq2seq import MAXLEN, decode_expression, load_tokenizer, mask_numbers, unmask_expression
 
@@ -83,7 +86,7 @@ class Solver:
         """Write the model, its vocab and the solver settings, loadable by `from_pretrained`."""
         folder = Path(folder)
         self.model.save_pretrained(str(folder))
-        save_vocab(self.tokenizer, folder / "vocab.txt")
+        save_vocab(self.tokenizer.vocab, folder / "vocab.txt")
         settings = {"maxlen": self.maxlen, "max_new_tokens": self.max_new_tokens,
                     "number_placeholders": self.number_placeholders}  # fmt: skip
         (folder / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
@@ -106,20 +109,11 @@ class Solver:
         import zoo
 
         device = next(self.model.parameters()).device
-        width = max(len(p) for p in prompts)
-        ids = torch.zeros(len(prompts), width, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for row, p in enumerate(prompts):
-            ids[row, width - len(p) :] = torch.as_tensor(p)
-            mask[row, width - len(p) :] = 1
-        sep = self.tokenizer.token_to_id("[SEP]")
         out = zoo.generate(
             self.model,
-            ids.to(device),
-            token_type_ids=torch.zeros_like(ids).to(device),
-            attention_mask=mask.to(device),
+            **prompt_batch(prompts, device=device),
             max_new_tokens=self.max_new_tokens,
-            eos_token_id=sep,
+            eos_token_id=self.tokenizer.token_to_id("[SEP]"),
             pad_token_id=0,
             num_beams=beam_size,
             beam_mode="bert4keras",
@@ -163,9 +157,3 @@ class Solver:
         if not _DIGIT.search(result.question):
             result.warnings.append("question contains no digits; the model copies numbers from the question")
         return True
-
-
-def save_vocab(tokenizer, path: Path) -> None:
-    """Write the tokenizer's vocab as vocab.txt (one token per line, id = line index)."""
-    tokens = [tokenizer.id_to_token(i) for i in range(len(tokenizer))]
-    path.write_text("\n".join(tokens) + "\n", encoding="utf-8")

@@ -15,7 +15,6 @@ from pathlib import Path
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 DEFAULT_DATA = REPO / ".." / "shared" / "data" / "lccc" / "LCCC-base_valid.json"
 
 

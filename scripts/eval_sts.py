@@ -12,14 +12,10 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from whitening.defaults import default_model  # noqa: E402
-from whitening.encoder import POOLINGS, SentenceEncoder  # noqa: E402
-from whitening.sts import evaluate_sts, load_sts, results_table  # noqa: E402
+from whitening.defaults import default_model
+from whitening.encoder import POOLINGS, SentenceEncoder
+from whitening.sts import evaluate_sts, load_sts, results_table
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -11,10 +11,7 @@ WoBERT's: lr 5e-6, weight decay 0.01, maxlen 512. ``--residual-attention`` train
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

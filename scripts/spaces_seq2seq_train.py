@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
 
@@ -32,12 +30,10 @@ def build_model(args):
         lm = zoo.from_pretrained(args.init, head="mlm", attention="unilm", keep_tokens=keep,
                                  compound_tokens=compound)
         return SpacesForSummary.from_lm(lm), vocab
-    hidden, layers, heads = (int(x) for x in args.scratch.split(","))
+    from summarize.presets import generator_config
+
     vocab, _, _ = build_spaces_vocab(args.base_vocab, user_dicts)
-    config = zoo.ZooConfig(vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=layers,
-                           num_attention_heads=heads, intermediate_size=4 * hidden,
-                           max_position_embeddings=args.max_positions, attention="unilm")
-    return SpacesForSummary(config), vocab
+    return SpacesForSummary(generator_config(len(vocab), args.scratch, args.max_positions)), vocab
 
 
 def main(argv=None) -> int:
@@ -54,7 +50,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True)
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--init", help="checkpoint folder (with vocab.txt) that zoo.from_pretrained loads")
-    g.add_argument("--scratch", help="hidden,layers,heads of a randomly initialised model")
+    g.add_argument("--scratch",
+                   help="a randomly initialised model: preset name (summarize.presets) or hidden,layers,heads")
     p.add_argument("--base-vocab", default=str(SHARED / "vocab" / "bert_chinese_vocab.txt"))
     p.add_argument("--user-dict", default=str(cail / "user_dict.txt"))
     p.add_argument("--user-dict-2", default=str(cail / "user_dict_2.txt"))

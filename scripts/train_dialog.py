@@ -14,13 +14,11 @@ import json
 import shutil
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 SHARED = REPO / ".." / "shared"
 DEFAULT_DATA = SHARED / "data" / "lccc" / "LCCC-base_valid.json"
 DEFAULT_VOCAB = {"nezha-gpt": SHARED / "vocab" / "derived" / "nezha_gpt_dialog_vocab.txt",
@@ -40,10 +38,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--dev-eval", type=int, default=1000, help="dev dialogs used for the final metrics")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--maxlen", type=int, default=128)
-    p.add_argument("--hidden", type=int, default=128)
-    p.add_argument("--layers", type=int, default=4)
-    p.add_argument("--heads", type=int, default=4)
-    p.add_argument("--intermediate", type=int, default=512)
+    p.add_argument("--preset", default="default", help="model size from scratch (dialog.presets: tiny, default, base)")
+    p.add_argument("--hidden", type=int, default=None, help="override the preset's hidden size")
+    p.add_argument("--layers", type=int, default=None)
+    p.add_argument("--heads", type=int, default=None)
+    p.add_argument("--intermediate", type=int, default=None)
     p.add_argument("--dropout", type=float, default=0.1)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--grad-accum", type=int, default=1)
@@ -60,70 +59,21 @@ def parse_args(argv=None) -> argparse.Namespace:
 def build_model(args, vocab_size: int):
     import zoo
 
+    from dialog.presets import model_config
+
     if args.init:
         return zoo.from_pretrained(args.init, head="lm", attention="causal")
-    config = zoo.ZooConfig(
-        vocab_size=vocab_size, hidden_size=args.hidden, num_hidden_layers=args.layers,
-        num_attention_heads=args.heads, intermediate_size=args.intermediate,
-        hidden_dropout_prob=args.dropout, attention_probs_dropout_prob=args.dropout,
-        position_embedding_type="relative" if args.family == "nezha-gpt" else "absolute",
-        max_position_embeddings=args.maxlen, attention="causal", add_pooler=False,
-        token_type_embedding="segment" if args.family == "nezha-gpt" else "shared",
-        type_vocab_size=2 if args.family == "nezha-gpt" else 0)
-    return zoo.ZooForLM(config)
-
-
-def length_buckets(samples: list, batch_size: int) -> list[list]:
-    """Batches of samples of similar length (sorted by length, then chunked): far less padding on CPU.
-    The trainer shuffles the order of the batches."""
-    ordered = sorted(samples, key=len)
-    return [ordered[i:i + batch_size] for i in range(0, len(ordered), batch_size)]
-
-
-def model_card(args, argv, n_train: int, n_samples: int, params: int, size_mb: float, metrics: dict,
-               seconds: float) -> str:
-    command = "python scripts/train_dialog.py " + " ".join(argv)
-    examples = "\n".join(f"- {' / '.join(e['history'])} -> **{e['reply']}** (reference: {e['reference']})"
-                         for e in metrics.get("examples", []))
-    shown = {k: v for k, v in metrics.items() if k != "examples"}
-    return f"""# nlpzoo dialog default model ({args.family})
-
-A small {args.family} chit-chat LM trained from scratch by `scripts/train_dialog.py`. It is a demo-sized model
-({params / 1e6:.2f} M parameters, {size_mb:.1f} MB) trained for {seconds / 60:.0f} minutes on a 2-core CPU: it knows
-the format and common short replies, nothing more. Use a real checkpoint (e.g. a NEZHA-GPT conversion or
-`thu-coai/CDial-GPT_LCCC-large`) for useful conversations.
-
-- Architecture: {args.layers} layers, hidden {args.hidden}, {args.heads} heads, FFN {args.intermediate},
-  {'NEZHA relative positions (clip 64)' if args.family == 'nezha-gpt' else 'absolute positions'}, causal LM,
-  tied BERT-style LM head; vocab = the derived NEZHA-GPT dialog vocab (14,195 tokens).
-- Input format: `[CLS] u1 [SEP] u2 [SEP] ...`, segment ids alternating 0/1; loss on every token (as nezha_gpt_dialog).
-- Data: `{Path(args.data).name}` (LCCC-base official valid split, 19,996 dialogues) minus a held-out dev slice of
-  {args.dev_size} dialogues (seeded shuffle, seed {args.seed}); {n_train} training dialogues -> {n_samples} samples,
-  maxlen {args.maxlen}.
-- Training: AdamW lr {args.lr}, weight decay 0.01, warmup {args.warmup}, batch {args.batch_size} x accumulation
-  {args.grad_accum}, {args.max_steps} steps, seed {args.seed}, {date.today().isoformat()}.
-- Command: `{command}`
-- Decoding preset: top-k 5 sampling, at most 32 new tokens (bojone's test.py).
-
-## Dev metrics ({shown.get('cases')} held-out dialogues: last utterance = reference)
-PPL of the reference responses (per token, end token included); BLEU-2/4 (character level, nltk method1
-smoothing) and distinct-1/2 (%) of one sampled reply per dialogue with the preset above:
-
-```json
-{json.dumps(shown, ensure_ascii=False)}
-```
-
-Sample replies on the dev slice:
-{examples}
-
-Licence: the training data (LCCC) is for research use only.
-"""
+    return zoo.ZooForLM(model_config(args.family, vocab_size, args.preset, args.maxlen, args.dropout,
+                                     hidden_size=args.hidden, num_hidden_layers=args.layers,
+                                     num_attention_heads=args.heads, intermediate_size=args.intermediate))
 
 
 def main(argv=None) -> int:
+    from zoo.data import length_buckets
     from zoo.tokenization import Tokenizer
     from zoo.training import Trainer, TrainingArguments
 
+    from dialog.card import model_card
     from dialog.chatbot import DIALOG_CONFIG, ChatBot
     from dialog.data import read_dialogs, split_dev
     from dialog.evaluate import evaluate, lm_loss, pad_batch
@@ -145,6 +95,9 @@ def main(argv=None) -> int:
     print(f"{len(train)} training dialogs -> {len(samples)} samples; {len(dev)} dev dialogs", file=sys.stderr)
 
     model = build_model(args, len(tokenizer))
+    cfg = model.config  # the model card reports the actual shape
+    args.hidden, args.layers, args.heads, args.intermediate = (
+        cfg.hidden_size, cfg.num_hidden_layers, cfg.num_attention_heads, cfg.intermediate_size)
     if args.device:
         model.to(args.device)
     output = Path(args.output)
@@ -158,7 +111,7 @@ def main(argv=None) -> int:
                               batch_size=1, gradient_accumulation_steps=args.grad_accum,
                               max_steps=args.max_steps, warmup_steps=args.warmup, max_grad_norm=1.0,
                               seed=args.seed, log_every=50, save_every=args.save_every)
-    batches = length_buckets(samples, args.batch_size)
+    batches = length_buckets(samples, args.batch_size)  # sorted by length, ties in order
     trainer = Trainer(model, targs, batches, collate_fn=lambda b: pad_batch(b[0], pad_id), loss_fn=loss_fn)
     start = time.time()
     trainer.train()

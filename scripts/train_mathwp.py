@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 import torch
 
@@ -38,10 +35,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-trim-vocab", dest="trim_vocab", action="store_false",
                    help="from scratch: keep the whole vocab (default: only tokens of the training data + digits)")
     p.add_argument("--output", type=Path, required=True)
-    p.add_argument("--hidden", type=int, default=256)
-    p.add_argument("--layers", type=int, default=4)
-    p.add_argument("--heads", type=int, default=4)
-    p.add_argument("--intermediate", type=int, default=1024)
+    p.add_argument("--preset", default="small",
+                   help="model size from scratch (mathwp.presets: tiny, default, small, base)")
+    p.add_argument("--hidden", type=int, default=None, help="override the preset's hidden size")
+    p.add_argument("--layers", type=int, default=None)
+    p.add_argument("--heads", type=int, default=None)
+    p.add_argument("--intermediate", type=int, default=None)
     p.add_argument("--maxlen", type=int, default=192)
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--max-steps", type=int, default=None)
@@ -59,83 +58,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def split(problems: list, dev_size: int, seed: int) -> tuple[list, list]:
-    """Seeded (train, dev) split: dev_size problems of `problems` held out."""
-    order = list(range(len(problems)))
-    random.Random(seed).shuffle(order)
-    dev = set(order[:dev_size])
-    return [p for i, p in enumerate(problems) if i not in dev], [p for i, p in enumerate(problems) if i in dev]
-
-
-def build_model(args: argparse.Namespace, tokenizer):
-    """A from-scratch ZooForLM (UniLM attention) or a loaded checkpoint with the vocab simplified."""
+def build_model(args: argparse.Namespace, tokenizer, keep_tokens):
+    """A from-scratch ZooForLM (UniLM attention) of the chosen preset, or a loaded checkpoint with the vocab
+    simplified."""
     import zoo
 
+    from mathwp.presets import model_config
+
     if args.init:
-        return zoo.from_pretrained(args.init, head="mlm", attention="unilm", keep_tokens=args.keep_tokens)
-    config = zoo.ZooConfig(
-        vocab_size=len(tokenizer), hidden_size=args.hidden, num_hidden_layers=args.layers,
-        num_attention_heads=args.heads, intermediate_size=args.intermediate,
-        max_position_embeddings=max(256, args.maxlen + 64), type_vocab_size=2, hidden_act="gelu",
-        attention="unilm", pad_token_id=0, hidden_dropout_prob=args.dropout,
-        attention_probs_dropout_prob=args.dropout,
-    )  # fmt: skip
-    return zoo.ZooForLM(config)
-
-
-def load_vocab_for(args: argparse.Namespace):
-    """Tokenizer over the training vocab; with --init, the checkpoint's vocab simplified (4 specials)."""
-    from zoo.tokenization import Tokenizer, load_vocab, simplify_vocab
-
-    from mathwp.seq2seq import PLACEHOLDERS, SPECIALS, load_tokenizer
-
-    args.keep_tokens = None
-    if not args.init:
-        vocab = load_vocab(args.vocab)
-        if args.number_placeholders:
-            vocab.update({t: len(vocab) + i for i, t in enumerate(PLACEHOLDERS) if t not in vocab})
-        return load_tokenizer(vocab, args.number_placeholders)
-    if args.number_placeholders:
-        raise ValueError("--number-placeholders needs a from-scratch model (no --init)")
-    from huggingface_hub import snapshot_download
-
-    folder = Path(args.init) if Path(args.init).is_dir() else Path(snapshot_download(args.init))
-    vocab, args.keep_tokens = simplify_vocab(load_vocab(folder / "vocab.txt"), startswith=SPECIALS)
-    return Tokenizer(vocab, do_lower_case=True)
-
-
-def trim_vocab(tokenizer, encoded: list[list[int]], number_placeholders: bool):
-    """Keep the specials, every token the training data uses, the digit pieces (so any number still
-    tokenizes) and the placeholders; unused rows would stay random in a from-scratch model. Training encodings
-    are unchanged."""
-    from mathwp.seq2seq import PLACEHOLDERS, load_tokenizer
-
-    keep = set(range(4)) | {i for ids in encoded for i in ids}
-    keep |= set(tokenizer.tokens_to_ids([*"0123456789.", *(f"##{d}" for d in "0123456789")]))
-    if number_placeholders:
-        keep |= set(tokenizer.tokens_to_ids(PLACEHOLDERS))
-    tokens = [tokenizer.id_to_token(i) for i in sorted(keep)]
-    return load_tokenizer({t: i for i, t in enumerate(tokens)}, number_placeholders)
-
-
-def mask_sample(sample: tuple[str, str, str]) -> tuple[str, str, str]:
-    """(question, expression, answer) with the question's numbers as placeholders in question and expression."""
-    from mathwp.seq2seq import mask_expression, mask_numbers
-
-    question, numbers = mask_numbers(sample[0])
-    return question, mask_expression(sample[1], numbers), sample[2]
-
-
-def encode_all(tokenizer, samples: list, maxlen: int) -> dict[str, list]:
-    """input_ids / token_type_ids columns of "[CLS] question [SEP] expression [SEP]"."""
-    from mathwp.seq2seq import encode_pair
-
-    features = {"input_ids": [], "token_type_ids": []}
-    for question, expression, _ in samples:
-        ids, segs = encode_pair(tokenizer, question, expression, maxlen)
-        features["input_ids"].append(ids)
-        features["token_type_ids"].append(segs)
-    return features
+        return zoo.from_pretrained(args.init, head="mlm", attention="unilm", keep_tokens=keep_tokens)
+    return zoo.ZooForLM(model_config(len(tokenizer), args.preset, args.maxlen, args.dropout,
+                                     hidden_size=args.hidden, num_hidden_layers=args.layers,
+                                     num_attention_heads=args.heads, intermediate_size=args.intermediate))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,40 +80,32 @@ def main(argv: list[str] | None = None) -> int:
 
     from mathwp import Solver
     from mathwp.data import prepared, read_problems
-    from mathwp.seq2seq import collate_bucket, length_buckets, unilm_loss
+    from mathwp.seq2seq import collate_bucket, unilm_loss
+    from mathwp.training import build_tokenizer, dev_accuracy, split_dev, training_buckets
 
     first = read_problems(args.data[0])
-    train_problems, dev = split(first, args.dev_size, args.seed)
+    train_problems, dev = split_dev(first, args.dev_size, args.seed)
     for path in args.data[1:]:
         train_problems += read_problems(path)
-    tokenizer = load_vocab_for(args)
+    tokenizer, keep_tokens = build_tokenizer(args.vocab, args.init, args.number_placeholders)
     samples = [s for _, s in prepared(train_problems)]
-    if args.number_placeholders:
-        samples = [mask_sample(s) for s in samples]
-    features = encode_all(tokenizer, samples, args.maxlen)
-    if args.trim_vocab and not args.init:
-        tokenizer = trim_vocab(tokenizer, features["input_ids"], args.number_placeholders)
-        features = encode_all(tokenizer, samples, args.maxlen)
-    rows = [dict(zip(features, values)) for values in zip(*features.values())]
-    train_set = Dataset.from_list(length_buckets(rows, args.batch_size, args.seed))
+    buckets, tokenizer = training_buckets(samples, tokenizer, args.maxlen, args.batch_size, args.seed,
+                                          args.number_placeholders, trim=args.trim_vocab and not args.init)
+    train_set = Dataset.from_list(buckets)
     dev_samples = [(p, s) for p, s in prepared(dev)][: args.dev_eval_size]
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "dev_ids.txt").write_text("\n".join(p.id for p in dev) + "\n", encoding="utf-8")
     print(f"train {len(samples)} samples, vocab {len(tokenizer)}, dev {len(dev_samples)} (of {len(dev)} held out)", file=sys.stderr)
 
-    model = build_model(args, tokenizer)
+    model = build_model(args, tokenizer, keep_tokens)
     solver = Solver(model, tokenizer, maxlen=args.maxlen, number_placeholders=args.number_placeholders)
     best = {"accuracy": -1.0}
 
     def eval_fn(m) -> dict:
         """Greedy dev accuracy; the best (>=) model so far is saved to OUTPUT/best."""
-        from mathwp.safe_math import is_equal, safe_eval
-
         was_training = m.training
         start = time.time()
-        results = solver.solve([s[0] for _, s in dev_samples], batch_size=64)
-        correct = sum(r.value is not None and is_equal(r.value, safe_eval(s[2])) for r, (_, s) in zip(results, dev_samples))
-        accuracy = correct / max(1, len(dev_samples))
+        accuracy = dev_accuracy(solver, dev_samples)
         if accuracy >= best["accuracy"]:
             best["accuracy"] = accuracy
             solver.save_pretrained(args.output / "best")

@@ -13,11 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
 
@@ -29,6 +27,7 @@ def main(argv=None) -> int:
     from summarize.data import read_pairs
     from summarize.generator import SpacesForSummary
     from summarize.pipeline import Summarizer
+    from summarize.presets import generator_config
     from summarize.training import (clause_target_records, oracle_records, train_extractor_kfold,
                                     train_generator, vectorize)
     from summarize.vocab import build_spaces_vocab, word_tokenizer
@@ -38,7 +37,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--work", required=True)
     p.add_argument("--limit", type=int, default=None)
-    p.add_argument("--size", default="256,4,4", help="hidden,layers,heads")
+    p.add_argument("--size", default="default",
+                   help="generator preset (summarize.presets: tiny, small, default, base) or hidden,layers,heads")
     p.add_argument("--max-positions", type=int, default=256)
     p.add_argument("--positions", default="relative", choices=["relative", "absolute"],
                    help="NEZHA relative positions (as SPACES; any input length) or BERT absolute ones")
@@ -80,14 +80,10 @@ def main(argv=None) -> int:
     vocab, _, _ = build_spaces_vocab(SHARED / "vocab" / "bert_chinese_vocab.txt",
                                      [cail / "user_dict.txt", cail / "user_dict_2.txt"])
     tokenizer = word_tokenizer(vocab)
-    hidden, layers, heads = (int(x) for x in args.size.split(","))
     generator_dir = Path(args.generator_from) if args.generator_from else work / "generator"
     if not args.generator_from:
         torch.manual_seed(args.seed)
-        model = SpacesForSummary(zoo.ZooConfig(
-            vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-            intermediate_size=4 * hidden, max_position_embeddings=args.max_positions, attention="unilm",
-            position_embedding_type=args.positions))
+        model = SpacesForSummary(generator_config(len(vocab), args.size, args.max_positions, args.positions))
         if args.init:
             from safetensors.torch import load_model
 

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 import torch
 
+from zoo.generation import LogitsProcessor, Step
+
 FREE, COPY_START, COPY_CONTINUE = 0, 1, 2
 
 
@@ -66,7 +68,7 @@ def _ngram_table(ids: Sequence[int], n: int) -> dict[tuple[int, ...], set[int]]:
     return table
 
 
-class CopyConstraint:
+class CopyConstraint(LogitsProcessor):
     """SPACES copy-constrained decoding as a ``zoo.generate`` logits processor with per-row state.
 
     Each step: copy label = argmax of the copy head (label 2 not allowed right after free generation);
@@ -75,15 +77,14 @@ class CopyConstraint:
     then only the ``k_sparse`` best logits are kept (others -1000), matching the sparse-softmax training.
     The engine re-indexes the state tensor when beams are reordered, fixing the misalignment of the original.
 
-    ``generated`` holds the new tokens only; as in SPACES the output history starts with the target's start
+    ``step.generated`` holds the new tokens only; as in SPACES the output history starts with the target's start
     token (``start_id``, [CLS]), so a 2-gram copy may start from the source's [CLS].
-    ``copy_probs(generated, logits)`` returns the copy-head probabilities [N, 3] for the rows of the current
-    step; the pipeline reads them from the same forward pass that produced the logits.
+    The copy-head probabilities come from the same forward pass as the logits: ``step.output.copy_logits``
+    (a :class:`~summarize.generator.SpacesOutput`), last position.
     """
 
-    def __init__(self, sources: Sequence[Sequence[int]], copy_probs, start_id: int, k_sparse: int = 10):
+    def __init__(self, sources: Sequence[Sequence[int]], start_id: int, k_sparse: int = 10):
         self.sources = [list(s) for s in sources]
-        self.copy_probs = copy_probs
         self.start_id = start_id
         self.k_sparse = k_sparse
         self._tables: dict[tuple[int, int], dict] = {}
@@ -99,8 +100,9 @@ class CopyConstraint:
             self._tables[key] = _ngram_table(self.sources[row], n)
         return self._tables[key]
 
-    def __call__(self, generated: torch.Tensor, logits: torch.Tensor, state: torch.Tensor):
-        probs = self.copy_probs(generated, logits).clone()
+    def __call__(self, step: Step, logits: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        generated = step.generated
+        probs = torch.softmax(step.output.copy_logits[:, -1].float(), dim=-1)
         state = state.clone()
         out = torch.full_like(logits, -1000.0)
         history = [[self.start_id] + row for row in generated.tolist()] if generated.ndim == 2 else None

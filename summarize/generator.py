@@ -25,22 +25,18 @@ class SpacesOutput(ZooLMOutput):
 class SpacesForSummary(ZooForLM):
     """UniLM LM (tied MLM head) plus the SPACES copy head: Dense(3) on the MLM-transform output.
 
-    ``copy_logits[b, t]`` scores (free, start a copy, continue a copy) for the token after position t.
-    The copy logits of the last position of the latest forward call are kept in ``last_copy_logits`` so that
-    the copy-constrained logits processor can read them during ``zoo.generate``.
+    ``copy_logits[b, t]`` scores (free, start a copy, continue a copy) for the token after position t; during
+    ``zoo.generate`` the copy-constrained logits processor reads them from each step's output.
     """
 
     def __init__(self, config):
         super().__init__(config)
         self.copy_head = nn.Linear(config.hidden_size, 3)
-        self.last_copy_logits: torch.Tensor | None = None
         self.post_init()
 
     def forward(self, input_ids, token_type_ids=None, attention_mask=None, **kwargs) -> SpacesOutput:
         out = super().forward(input_ids, token_type_ids=token_type_ids, attention_mask=attention_mask, **kwargs)
-        copy_logits = self.copy_head(out.head_hidden_state)
-        self.last_copy_logits = copy_logits[:, -1].detach()
-        return SpacesOutput(**dict(out.items()), copy_logits=copy_logits)
+        return SpacesOutput(**dict(out.items()), copy_logits=self.copy_head(out.head_hidden_state))
 
     @classmethod
     def from_lm(cls, lm: ZooForLM) -> SpacesForSummary:

@@ -11,19 +11,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
 from pathlib import Path
 
 OFFICIAL_USER_DICT = Path(__file__).resolve().parent / "resources" / "cail2020_user_dict.txt"
 _WEIGHTS = {"rouge-1": 0.2, "rouge-2": 0.4, "rouge-l": 0.4}
 
 
-@lru_cache(maxsize=4)
 def segmenter(user_dict: str | None = str(OFFICIAL_USER_DICT)):
-    """The shared exact jieba segmenter (HMM off) with one user dictionary, cached per dictionary."""
-    from zoo.segmentation import Segmenter
+    """The shared exact jieba segmenter (HMM off) with one user dictionary (zoo's cache of segmenters)."""
+    from zoo.segmentation import default_segmenter
 
-    return Segmenter(user_dicts=[user_dict] if user_dict else [], hmm=False)
+    return default_segmenter([user_dict] if user_dict else [])
 
 
 def cut_words(text: str, user_dict: str | Path | None = OFFICIAL_USER_DICT) -> list[str]:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 
+from zoo.data import prompt_batch
+
 from .copy import CopyConstraint
 from .extract import split_clauses
 from .extractor import ClauseExtractor, clause_vectors, select_clauses
@@ -36,20 +38,6 @@ def _char_tokenizer(folder: Path):
     from zoo.tokenization import Tokenizer
 
     return Tokenizer(folder / "vocab.txt", do_lower_case=True)
-
-
-def _no_end_before(end_id: int, min_new_tokens: int):
-    """Logits processor: forbid the end token for the first ``min_new_tokens`` steps (in rows where another token
-    is still allowed, e.g. by the copy constraint). zoo.generate's bert4keras mode would keep decoding after an
-    early end instead, and the summary is cut at the first end token, so it has to be masked here."""
-    def process(generated: torch.Tensor, logits: torch.Tensor, state=None) -> torch.Tensor:
-        if generated.shape[1] >= min_new_tokens:
-            return logits
-        masked = logits.clone()
-        masked[:, end_id] = float("-inf")
-        return torch.where(torch.isfinite(masked).any(-1, keepdim=True), masked, logits)
-
-    return process
 
 
 class Summarizer:
@@ -184,33 +172,20 @@ class Summarizer:
             raise ValueError(f"unknown summarize option(s): {sorted(unknown)}")
         tok, model = self.tokenizer, self.generator
         prompts = [self._prompt(s, int(opts["max_source_tokens"]), int(opts["max_new_tokens"])) for s in sources]
-        width = max(len(p) for p in prompts) + 1
-        ids = torch.zeros(len(prompts), width, dtype=torch.long)
-        types = torch.zeros_like(ids)
-        mask = torch.zeros_like(ids)
-        for i, p in enumerate(prompts):
-            row = p + [tok.start_id]
-            ids[i, :len(row)] = torch.tensor(row)
-            types[i, len(p)] = 1
-            mask[i, :len(row)] = 1
+        batch = prompt_batch([p + [tok.start_id] for p in prompts], [[0] * len(p) + [1] for p in prompts],
+                             device=self.device)
         num_beams = int(opts["num_beams"])
         processors = []
         if opts["copy"]:
-            def copy_probs(generated, logits):
-                probs = torch.softmax(model.last_copy_logits.float(), dim=-1)
-                return probs.repeat_interleave(logits.shape[0] // probs.shape[0], dim=0)
-
-            proc = CopyConstraint(prompts, copy_probs, tok.start_id, k_sparse=int(opts["k_sparse"]))
-            processors.append((proc, proc.initial_state(len(prompts)).to(self.device)))
-        if int(opts.get("min_new_tokens", 0)) > 0:
-            processors.append(_no_end_before(tok.end_id, int(opts["min_new_tokens"])))
+            processors.append(CopyConstraint(prompts, tok.start_id, k_sparse=int(opts["k_sparse"])))
         extra = {k: opts[k] for k in ("do_sample", "top_k", "top_p", "temperature", "seed") if k in opts}
-        out = zoo.generate(model, ids.to(self.device), token_type_ids=types.to(self.device),
-                           attention_mask=mask.to(self.device), max_new_tokens=int(opts["max_new_tokens"]),
+        out = zoo.generate(model, **batch, max_new_tokens=int(opts["max_new_tokens"]),
                            eos_token_id=tok.end_id, pad_token_id=tok.pad_id or 0, num_beams=num_beams,
                            repetition_penalty=float(opts["repetition_penalty"]),
                            no_repeat_ngram_size=int(opts["no_repeat_ngram_size"]),
-                           logits_processors=processors, new_token_type_id=1, beam_mode="bert4keras", **extra)
+                           min_new_tokens=int(opts.get("min_new_tokens", 0)), logits_processors=processors,
+                           new_token_type_id=1, beam_algorithm="bert4keras", tie_break="last",
+                           min_length_rule="mask_eos", **extra)
         return [tok.decode(row.tolist()) for row in out.cpu()]
 
     def summarize(self, text: str, **options) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from zoo.tokenization import save_vocab  # noqa: F401  (summarize.vocab.save_vocab is public)
+
 from .metrics import OFFICIAL_USER_DICT, segmenter
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
@@ -34,12 +36,6 @@ def build_spaces_vocab(base_vocab: str | Path, user_dicts: Sequence[str | Path]
                 vocab[word] = len(vocab)
                 compound_tokens.append(char_tokenizer.encode(word)[0][1:-1])
     return vocab, keep_tokens, compound_tokens
-
-
-def save_vocab(vocab: dict[str, int], path: str | Path) -> None:
-    """Write a vocab.txt (one token per line, in id order)."""
-    tokens = sorted(vocab, key=vocab.__getitem__)
-    Path(path).write_text("".join(t + "\n" for t in tokens), encoding="utf-8")
 
 
 def word_tokenizer(vocab: str | Path | dict, user_dict: str | Path | None = OFFICIAL_USER_DICT):

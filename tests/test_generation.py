@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import zoo
-from zoo.generation import generate, stream, top_k_top_p_filter
+from zoo.generation import LogitsProcessor, generate, stream, top_k_top_p_filter
 
 # ------------------------------------------------------------------------------------- toy LM (§8.4)
 
@@ -194,20 +194,23 @@ def test_per_row_state_follows_its_beam():
     fixed by its first token. If states did not follow beams, some beam would mix parities."""
     model = tiny("unilm", seed=5)
 
-    def parity(generated, logits, state):
-        if generated.shape[1] == 0:
-            return logits, state
-        first = generated[:, 0] % 2
-        state = torch.where(state < 0, first, state)
-        vocab = torch.arange(logits.shape[1])
-        allowed = (vocab[None, :] % 2) == state[:, None]
-        return logits.masked_fill(~allowed, -math.inf), state
+    class Parity(LogitsProcessor):
+        def initial_state(self, batch_size):
+            return torch.full((batch_size,), -1)
+
+        def __call__(self, step, logits, state):
+            if step.generated.shape[1] == 0:
+                return logits, state
+            first = step.generated[:, 0] % 2
+            state = torch.where(state < 0, first, state)
+            vocab = torch.arange(logits.shape[1])
+            allowed = (vocab[None, :] % 2) == state[:, None]
+            return logits.masked_fill(~allowed, -math.inf), state
 
     ids = torch.tensor([[2, 20, 21, 22, 3], [2, 30, 31, 32, 3]])
     seg = torch.zeros_like(ids)
-    init = torch.full((2,), -1)
     out = generate(model, ids, token_type_ids=seg, max_new_tokens=8, num_beams=3, beam_mode="hf",
-                   num_return_sequences=3, logits_processors=[(parity, init)], return_dict=True)
+                   num_return_sequences=3, logits_processors=[Parity()], return_dict=True)
     assert out.sequences.shape[0] == 6
     for row in out.sequences.tolist():
         assert len({t % 2 for t in row}) == 1, row

@@ -98,7 +98,7 @@ def test_generator_forward_shapes_and_round_trip(tmp_path):
     model.eval()
     out = model(batch["input_ids"], token_type_ids=batch["token_type_ids"], attention_mask=batch["attention_mask"])
     assert out.logits.shape == (2, 8, 40) and out.copy_logits.shape == (2, 8, 3)
-    assert torch.equal(model.last_copy_logits, out.copy_logits[:, -1])
+    assert not any(isinstance(v, torch.Tensor) for v in vars(model).values())  # forward writes no attribute
     model.save_pretrained(tmp_path)
     again = SpacesForSummary.from_pretrained(tmp_path).eval()
     out2 = again(batch["input_ids"], token_type_ids=batch["token_type_ids"], attention_mask=batch["attention_mask"])

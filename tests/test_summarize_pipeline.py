@@ -3,6 +3,7 @@
 import io
 import json
 import sys
+import types
 
 import pytest
 import torch
@@ -15,6 +16,7 @@ from summarize.data import read_pairs
 from summarize.extractor import ClauseExtractor
 from summarize.generator import SpacesForSummary
 from summarize.vocab import word_tokenizer
+from zoo.generation import Step
 
 CAIL = DATA / "cail2020_sfzy" / "train.json"
 
@@ -52,17 +54,22 @@ def test_copy_decoding_matches_spaces_reference(summarizer, doc):
 def test_copy_constraint_restricts_to_source_ngrams():
     sources = [[2, 10, 11, 12, 3]]
     fixed = torch.tensor([[0.0, 0.3, 0.7]])  # prefers "continue a copy"
-    proc = CopyConstraint(sources, lambda g, l: fixed.repeat(l.shape[0], 1), start_id=2, k_sparse=3)
+    proc = CopyConstraint(sources, start_id=2, k_sparse=3)
+    output = types.SimpleNamespace(copy_logits=fixed.log()[:, None])  # what the model's forward returns
+
+    def step(generated):
+        return Step(torch.tensor(generated, dtype=torch.long).reshape(1, -1), output, torch.tensor([3]))
+
     state = proc.initial_state(1)
     logits = torch.arange(20.0)[None]
-    out, state = proc(torch.empty(1, 0, dtype=torch.long), logits, state)
+    out, state = proc(step([]), logits, state)
     # state 0 forbids label 2 -> argmax among (0, 1, -1): label 1 -> any source token allowed, top-3 kept
     assert int(state[0, 0]) == 1
     assert set(torch.nonzero(out[0] > -1000).flatten().tolist()) == {10, 11, 12}
-    out, state = proc(torch.tensor([[10]]), logits, state)
+    out, state = proc(step([10]), logits, state)
     # state 2: the token after [10] in the source is 11 only
     assert int(state[0, 0]) == 2 and torch.nonzero(out[0] > -1000).flatten().tolist() == [11]
-    out, state = proc(torch.tensor([[10, 12]]), logits, state)
+    out, state = proc(step([10, 12]), logits, state)
     # state 3: (10, 12) never occurs -> fallback to all source tokens, state 1
     assert int(state[0, 0]) == 1 and set(torch.nonzero(out[0] > -1000).flatten().tolist()) == {10, 11, 12}
 

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from zoo.tokenization import Tokenizer, load_vocab, simplify_vocab
+from zoo.tokenization import Tokenizer, load_vocab, save_vocab, simplify_vocab
 
 __all__ = ["simplify_vocab", "build_word_vocab", "jieba_dictionary_words", "save_vocab", "compound_tokens_for",
            "convert_char_checkpoint", "WOBERT_SPECIALS"]
@@ -73,16 +73,6 @@ def build_word_vocab(char_vocab: Mapping[str, int] | str | os.PathLike, num_word
             next_id += 1
             added += 1
     return out
-
-
-def save_vocab(vocab: Mapping[str, int], path: str | os.PathLike) -> Path:
-    """Write a vocab.txt (one token per line, in id order; ids must be 0..N-1)."""
-    tokens = sorted(vocab, key=vocab.get)
-    if [vocab[t] for t in tokens] != list(range(len(tokens))):
-        raise ValueError("vocab ids must be exactly 0..N-1")
-    path = Path(path)
-    path.write_text("".join(t + "\n" for t in tokens), encoding="utf-8")
-    return path
 
 
 def compound_tokens_for(words: Sequence[str], char_vocab: Mapping[str, int]) -> list[list[int]]:

@@ -4,28 +4,40 @@ The prompt runs once (bidirectionally over the source for UniLM), then each step
 Inputs of different lengths are aligned to the right (left padding), so every row appends at the same index.
 
 Search: greedy, sampling (temperature, top-k, top-p as bert4keras: the token that crosses p is kept) and beam
-search in two modes: "bert4keras" (cumulative log-probabilities, no length normalisation, return as soon as the
-best beam has ended, drop ended beams and shrink the beam, as bert4keras `AutoRegressiveDecoder.beam_search`) and "hf" (finished hypotheses pooled and
-ranked by score / length ** length_penalty).
+search with two algorithms: "bert4keras" (bert4keras' ``AutoRegressiveDecoder.beam_search``: cumulative
+log-probabilities, no length normalisation, return as soon as the best beam has ended, drop ended beams and
+shrink the beam) and "hf" (finished hypotheses pooled and ranked by score / length ** length_penalty).
+Three options that the original couples are separate here: ``beam_algorithm``, ``tie_break`` (which of equal
+scores wins: "last" as numpy's argpartition in bert4keras, "first" as torch) and ``min_length_rule`` (before
+``min_new_tokens``: "ignore_eos" keeps decoding after an end token as bert4keras, "mask_eos" forbids it).
+``beam_mode="bert4keras"`` / ``"hf"`` is a shorthand for all three.
 
-Logits processors are callables `proc(generated [N, t], logits [N, V], state) -> logits | (logits, state)`.
-`state` is a per-row object (a tensor, or a dict/list/tuple of tensors, with first dimension N) that the engine
-re-indexes whenever rows are reordered (beams) or expanded (num_return_sequences). bert4keras' beam search passes
-such states back unchanged after reordering beams, so a stateful constraint (SPACES' copy mechanism) reads another
-beam's state; here the state always follows its beam.
+Logits processors subclass :class:`LogitsProcessor`: ``proc(step, logits, state) -> (logits, state)``. ``step``
+holds the tokens generated so far and the model output of the forward pass that produced the logits, so a
+processor can read any other head of the model (SPACES reads its copy logits there). ``state`` is a per-row
+object (a tensor, or a dict/list/tuple of tensors, first dimension = rows) from ``proc.initial_state``; the engine
+re-indexes it whenever rows are reordered (beams) or expanded (num_return_sequences), so it always follows its
+beam (bert4keras' beam search hands such states back unchanged after reordering beams, so a stateful constraint
+there reads another beam's state). The built-in repetition penalty, n-gram ban and min length run as processors
+of the same kind, after the user's.
 """
 
 from __future__ import annotations
 
 import math
+import types
 from dataclasses import dataclass, fields
-from typing import Callable, Iterator
+from typing import Any, Iterator, NamedTuple
 
 import torch
+from transformers.utils import ModelOutput
 
 from .cache import KVCache
 
-Processor = Callable
+BEAM_MODES = {  # beam_mode shorthand -> (beam_algorithm, tie_break, min_length_rule)
+    "bert4keras": ("bert4keras", "last", "ignore_eos"),
+    "hf": ("hf", "first", "mask_eos"),
+}
 
 
 @dataclass
@@ -45,7 +57,10 @@ class GenerateOptions:
     seed: int | None = None
     new_token_type_id: int | torch.Tensor | None = None
     logits_processors: list | None = None
-    beam_mode: str = "bert4keras"  # also the min_new_tokens rule: "hf" masks eos, "bert4keras" ignores early eos
+    beam_algorithm: str | None = None  # "bert4keras" | "hf"
+    tie_break: str | None = None  # "last" | "first": which of equal scores greedy and beam search pick
+    min_length_rule: str | None = None  # "ignore_eos" | "mask_eos"
+    beam_mode: str | None = None  # shorthand for the three above (those given explicitly win); default "bert4keras"
     length_penalty: float = 1.0
     return_dict: bool = False
 
@@ -58,8 +73,17 @@ class GenerateOptions:
         opts = cls(**options)
         if opts.pad_token_id is None:
             opts.pad_token_id = getattr(model.config, "pad_token_id", None) or 0
+        opts.resolve_beam_mode()
         opts.validate()
         return opts
+
+    def resolve_beam_mode(self) -> None:
+        if self.beam_mode not in BEAM_MODES and self.beam_mode is not None:
+            raise ValueError(f"beam_mode must be one of {sorted(BEAM_MODES)}, got {self.beam_mode!r}")
+        algorithm, tie_break, min_length_rule = BEAM_MODES[self.beam_mode or "bert4keras"]
+        self.beam_algorithm = self.beam_algorithm or algorithm
+        self.tie_break = self.tie_break or tie_break
+        self.min_length_rule = self.min_length_rule or min_length_rule
 
     def validate(self) -> None:
         def need(ok, message):
@@ -78,12 +102,14 @@ class GenerateOptions:
         need(self.repetition_penalty > 0, "repetition_penalty must be > 0")
         need(isinstance(self.no_repeat_ngram_size, int) and self.no_repeat_ngram_size >= 0,
              "no_repeat_ngram_size must be an int >= 0")
-        need(self.beam_mode in ("bert4keras", "hf"), "beam_mode must be 'bert4keras' or 'hf'")
+        need(self.beam_algorithm in ("bert4keras", "hf"), "beam_algorithm must be 'bert4keras' or 'hf'")
+        need(self.tie_break in ("last", "first"), "tie_break must be 'last' or 'first'")
+        need(self.min_length_rule in ("ignore_eos", "mask_eos"), "min_length_rule must be 'ignore_eos' or 'mask_eos'")
         need(not (self.do_sample and self.num_beams > 1), "beam sampling is not supported: use num_beams=1 with do_sample")
         if self.num_beams > 1:
-            limit = 1 if self.beam_mode == "bert4keras" else self.num_beams
+            limit = 1 if self.beam_algorithm == "bert4keras" else self.num_beams
             need(self.num_return_sequences <= limit,
-                 f"num_return_sequences must be <= {limit} for beam_mode={self.beam_mode!r}")
+                 f"num_return_sequences must be <= {limit} for beam_algorithm={self.beam_algorithm!r}")
         elif not self.do_sample:
             need(self.num_return_sequences == 1, "greedy decoding returns one sequence per input; use do_sample")
 
@@ -102,6 +128,28 @@ class GenerateOutput:
 
 
 # ------------------------------------------------------------------------------------ processors
+
+
+@dataclass
+class Step:
+    """What a logits processor sees at one decoding step (rows = the current beams / samples)."""
+
+    generated: torch.Tensor  # [N, t] new tokens so far (the prompt excluded)
+    output: Any  # the model output whose last position gave this step's logits, rows aligned with `generated`
+    eos: torch.Tensor  # end token ids (may be empty)
+
+
+class LogitsProcessor:
+    """Base of every logits processor: ``proc(step, logits [N, V], state) -> (logits, state)``.
+
+    ``initial_state(batch_size)`` gives the per-row state of the input rows (None when stateless); the engine
+    moves it to the device and re-indexes it with the rows."""
+
+    def initial_state(self, batch_size: int) -> Any:
+        return None
+
+    def __call__(self, step: Step, logits: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
+        raise NotImplementedError
 
 
 def apply_repetition_penalty(generated: torch.Tensor, logits: torch.Tensor, penalty: float) -> torch.Tensor:
@@ -127,6 +175,36 @@ def ban_repeated_ngrams(generated: torch.Tensor, logits: torch.Tensor, n: int) -
     return logits
 
 
+class RepetitionPenalty(LogitsProcessor):
+    def __init__(self, penalty: float):
+        self.penalty = penalty
+
+    def __call__(self, step, logits, state):
+        return apply_repetition_penalty(step.generated, logits, self.penalty), state
+
+
+class NoRepeatNGram(LogitsProcessor):
+    def __init__(self, n: int):
+        self.n = n
+
+    def __call__(self, step, logits, state):
+        return ban_repeated_ngrams(step.generated, logits, self.n), state
+
+
+class MinNewTokens(LogitsProcessor):
+    """Forbid the end tokens for the first ``min_new_tokens`` steps, in every row where another token is still
+    possible (a row whose only possible token is an end token keeps it rather than becoming all -inf)."""
+
+    def __init__(self, min_new_tokens: int):
+        self.min_new_tokens = min_new_tokens
+
+    def __call__(self, step, logits, state):
+        if step.generated.shape[1] >= self.min_new_tokens or not step.eos.numel():
+            return logits, state
+        masked = logits.index_fill(1, step.eos, -math.inf)
+        return torch.where(torch.isfinite(masked).any(-1, keepdim=True), masked, logits), state
+
+
 def top_k_top_p_filter(logits: torch.Tensor, top_k: int | None, top_p: float | None) -> torch.Tensor:
     """bert4keras order: keep the k most likely, renormalise, then keep the smallest prefix of the sorted
     distribution whose mass reaches p (the token crossing p is kept)."""
@@ -142,47 +220,56 @@ def top_k_top_p_filter(logits: torch.Tensor, top_k: int | None, top_p: float | N
     return logits
 
 
-def _map_state(state, fn):
-    if state is None:
+def build_processors(opts: GenerateOptions) -> list[LogitsProcessor]:
+    """The user's processors, then repetition penalty, n-gram ban and (rule "mask_eos") min length."""
+    procs = list(opts.logits_processors or ())
+    for proc in procs:
+        if not isinstance(proc, LogitsProcessor):
+            raise ValueError(f"logits processor {proc!r} must subclass zoo.generation.LogitsProcessor")
+    if opts.repetition_penalty != 1.0:
+        procs.append(RepetitionPenalty(opts.repetition_penalty))
+    if opts.no_repeat_ngram_size > 0:
+        procs.append(NoRepeatNGram(opts.no_repeat_ngram_size))
+    if opts.min_new_tokens > 0 and opts.min_length_rule == "mask_eos":
+        procs.append(MinNewTokens(opts.min_new_tokens))
+    return procs
+
+
+def map_rows(obj, fn, strict: bool = True):
+    """Apply `fn` to every tensor in a (nested) state or model output; other leaves are kept, or refused when
+    `strict` (a processor state must be tensors)."""
+    if isinstance(obj, torch.Tensor):
+        return fn(obj)
+    if obj is None:
         return None
-    if isinstance(state, torch.Tensor):
-        return fn(state)
-    if isinstance(state, dict):
-        return {k: _map_state(v, fn) for k, v in state.items()}
-    if isinstance(state, (list, tuple)):
-        return type(state)(_map_state(v, fn) for v in state)
-    raise TypeError(f"a processor state must be a tensor or a dict/list/tuple of tensors, got {type(state).__name__}")
+    if isinstance(obj, (ModelOutput, dict)):
+        return type(obj)(**{k: map_rows(v, fn, strict) for k, v in obj.items()})
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(map_rows(v, fn, strict) for v in obj)
+    if isinstance(obj, types.SimpleNamespace):
+        return types.SimpleNamespace(**{k: map_rows(v, fn, strict) for k, v in vars(obj).items()})
+    if strict:
+        raise TypeError(f"a processor state must be a tensor or a dict/list/tuple of tensors, got {type(obj).__name__}")
+    return obj
 
 
 # ------------------------------------------------------------------------------------------ engine
 
 
 class _Decoder:
-    """Holds the model, the cache and the per-row bookkeeping shared by every search."""
+    """Holds the model, the cache, the latest model output and the per-row bookkeeping shared by every search."""
 
     def __init__(self, model, input_ids, token_type_ids, attention_mask, opts: GenerateOptions):
-        if input_ids.dim() == 1:
-            input_ids = input_ids[None]
-            token_type_ids = None if token_type_ids is None else token_type_ids.reshape(1, -1)
-            attention_mask = None if attention_mask is None else attention_mask.reshape(1, -1)
-        if input_ids.dim() != 2 or input_ids.shape[0] == 0 or input_ids.shape[1] == 0:
-            raise ValueError(f"input_ids must be a non-empty [batch, length] tensor, got shape {tuple(input_ids.shape)}")
-        for name, t in (("token_type_ids", token_type_ids), ("attention_mask", attention_mask)):
-            if t is not None and t.shape != input_ids.shape:
-                raise ValueError(f"{name} shape {tuple(t.shape)} differs from input_ids shape {tuple(input_ids.shape)}")
-        config = model.config
-        if config.attention not in ("causal", "unilm"):
-            raise ValueError(f"generation needs a causal or unilm model, this one is {config.attention!r}")
-        self.model, self.opts, self.config = model, opts, config
+        input_ids, token_type_ids, attention_mask = _check_inputs(model, input_ids, token_type_ids, attention_mask)
+        self.model, self.opts, self.config = model, opts, model.config
         self.device = input_ids.device
         mask = torch.ones_like(input_ids, dtype=torch.bool) if attention_mask is None else attention_mask.bool()
-        if not mask.any(dim=1).all():
-            raise ValueError("every input row needs at least one token (attention_mask has an all-zero row)")
         # right-align every row: padding first, tokens in their order after it
         order = torch.argsort(mask.to(torch.int8), dim=1, stable=True)
         self.input_ids = input_ids.gather(1, order)
         self.mask = mask.gather(1, order)
         self.token_type_ids = None if token_type_ids is None else token_type_ids.gather(1, order)
+        self.batch_size = self.input_ids.shape[0]
         self.lengths = self.mask.sum(1)
         self.padded = not bool(self.mask.all())
         self.new_type = self._new_token_type()
@@ -190,41 +277,36 @@ class _Decoder:
         self.generator = None
         if opts.seed is not None:
             self.generator = torch.Generator(device=self.device).manual_seed(opts.seed)
-        self.procs, self.states = [], []
-        for item in opts.logits_processors or ():
-            proc, state = item if isinstance(item, tuple) else (item, None)
-            if not callable(proc):
-                raise ValueError(f"logits processor {proc!r} is not callable")
-            self.procs.append(proc)
-            self.states.append(state)
+        self.processors = build_processors(opts)
+        to_device = lambda t: t.to(self.device)  # noqa: E731
+        self.states = [map_rows(p.initial_state(self.batch_size), to_device) for p in self.processors]
+        self.output = None
 
     def _new_token_type(self):
         t = self.opts.new_token_type_id
-        batch = self.input_ids.shape[0]
         if t is None:
             if self.config.attention == "unilm":
-                return torch.ones(batch, dtype=torch.long, device=self.device)
+                return torch.ones(self.batch_size, dtype=torch.long, device=self.device)
             return None if self.token_type_ids is None else self.token_type_ids[:, -1].clone()
         t = torch.as_tensor(t, dtype=torch.long, device=self.device)
-        return t.expand(batch).clone() if t.dim() == 0 else t.reshape(batch).clone()
+        return t.expand(self.batch_size).clone() if t.dim() == 0 else t.reshape(self.batch_size).clone()
 
-    def prefill(self, expand: int) -> torch.Tensor:
-        """Run the prompt once; repeat each row `expand` times (beams / samples). Returns last logits [N, V]."""
+    def prefill(self, expand: int) -> None:
+        """Run the prompt once; repeat each row `expand` times (beams / samples)."""
         positions = (self.mask.long().cumsum(1) - 1).clamp(min=0)
         capacity = self.input_ids.shape[1] + self.opts.max_new_tokens
-        cache = KVCache(self.config.num_hidden_layers, capacity=capacity)
-        out = self.model(
+        self.cache = KVCache(self.config.num_hidden_layers, capacity=capacity)
+        self.output = self.model(
             self.input_ids, token_type_ids=self.token_type_ids,
             attention_mask=self.mask if self.padded else None,
-            position_ids=positions, cache=cache, use_cache=True, logits_to_keep=1,
+            position_ids=positions, cache=self.cache, use_cache=True, logits_to_keep=1,
         )
-        logits = out.logits[:, -1].float()
-        self.cache = cache
         if expand > 1:
-            index = torch.arange(self.input_ids.shape[0], device=self.device).repeat_interleave(expand)
+            index = torch.arange(self.batch_size, device=self.device).repeat_interleave(expand)
             self.select(index)
-            logits = logits.index_select(0, index)
-        return logits
+            batch = self.batch_size
+            self.output = map_rows(self.output, lambda t: t.index_select(0, index) if t.dim() and t.shape[0] == batch
+                                   else t, strict=False)
 
     def select(self, index: torch.Tensor) -> None:
         """Reorder/expand every per-row structure by `index` (cache, positions, token types, states)."""
@@ -232,32 +314,29 @@ class _Decoder:
         self.lengths = self.lengths.index_select(0, index)
         if self.new_type is not None:
             self.new_type = self.new_type.index_select(0, index)
-        self.states = [_map_state(s, lambda t: t.index_select(0, index)) for s in self.states]
+        self.states = [map_rows(s, lambda t: t.index_select(0, index)) for s in self.states]
 
-    def step(self, tokens: torch.Tensor, t: int) -> torch.Tensor:
-        """Feed one new token per row (the t-th generated, 0-based); returns next logits [N, V]."""
-        out = self.model(
+    def step(self, tokens: torch.Tensor, t: int) -> None:
+        """Feed one new token per row (the t-th generated, 0-based)."""
+        self.output = self.model(
             tokens[:, None],
             token_type_ids=None if self.new_type is None else self.new_type[:, None],
             position_ids=(self.lengths + t)[:, None],
             cache=self.cache,
         )
-        return out.logits[:, -1].float()
 
-    def process(self, generated: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-        """User processors, then repetition controls, then min length; returns processed logits."""
-        opts = self.opts
-        for i, proc in enumerate(self.procs):
-            result = proc(generated, logits, self.states[i])
-            if isinstance(result, tuple):
-                logits, self.states[i] = result
-            else:
-                logits = result
-        logits = apply_repetition_penalty(generated, logits, opts.repetition_penalty)
-        logits = ban_repeated_ngrams(generated, logits, opts.no_repeat_ngram_size)
-        if generated.shape[1] < opts.min_new_tokens and self.eos.numel() and opts.beam_mode == "hf":
-            logits[:, self.eos] = -math.inf
+    def next_logits(self, generated: torch.Tensor) -> torch.Tensor:
+        """The latest output's next-token logits [N, V] (float32) after every processor."""
+        logits = self.output.logits[:, -1].float()
+        step = Step(generated, self.output, self.eos)
+        for i, proc in enumerate(self.processors):
+            logits, self.states[i] = proc(step, logits, self.states[i])
         return logits
+
+    def may_end(self, t: int) -> bool:
+        """Whether an end token produced at step t (0-based) ends its row. Rule "ignore_eos": not before
+        min_new_tokens (bert4keras); rule "mask_eos": always (it only appears where nothing else could)."""
+        return self.opts.min_length_rule == "mask_eos" or t + 1 >= self.opts.min_new_tokens
 
     def is_eos(self, tokens: torch.Tensor) -> torch.Tensor:
         if not self.eos.numel():
@@ -265,39 +344,62 @@ class _Decoder:
         return torch.isin(tokens, self.eos)
 
 
+def _check_inputs(model, input_ids, token_type_ids, attention_mask):
+    """Shapes checked (a 1-D input is one row); returns the three tensors as [batch, length] (or None)."""
+    if input_ids.dim() == 1:
+        input_ids = input_ids[None]
+        token_type_ids = None if token_type_ids is None else token_type_ids.reshape(1, -1)
+        attention_mask = None if attention_mask is None else attention_mask.reshape(1, -1)
+    if input_ids.dim() != 2 or input_ids.shape[0] == 0 or input_ids.shape[1] == 0:
+        raise ValueError(f"input_ids must be a non-empty [batch, length] tensor, got shape {tuple(input_ids.shape)}")
+    for name, t in (("token_type_ids", token_type_ids), ("attention_mask", attention_mask)):
+        if t is not None and t.shape != input_ids.shape:
+            raise ValueError(f"{name} shape {tuple(t.shape)} differs from input_ids shape {tuple(input_ids.shape)}")
+    if model.config.attention not in ("causal", "unilm"):
+        raise ValueError(f"generation needs a causal or unilm model, this one is {model.config.attention!r}")
+    if attention_mask is not None and not attention_mask.bool().any(dim=1).all():
+        raise ValueError("every input row needs at least one token (attention_mask has an all-zero row)")
+    return input_ids, token_type_ids, attention_mask
+
+
 def _check_sync_every(device: torch.device) -> int:
     """How many steps between checks whether every row has ended (each check waits for the device)."""
     return 1 if device.type == "cpu" else 8
 
 
+def _argmax(logprobs: torch.Tensor, tie_break: str) -> torch.Tensor:
+    """Row-wise argmax; "last" picks the last of equal maxima, as numpy's argpartition in bert4keras."""
+    if tie_break == "last":
+        return logprobs.shape[-1] - 1 - logprobs.flip(-1).argmax(-1)
+    return logprobs.argmax(-1)
+
+
 def _sample_steps(dec: _Decoder) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """Greedy or sampling. Yields (tokens [N], log-prob of each [N], finished-before-this-step [N]) per step."""
     opts = dec.opts
-    n = dec.input_ids.shape[0] * opts.num_return_sequences
-    logits = dec.prefill(opts.num_return_sequences)
+    n = dec.batch_size * opts.num_return_sequences
+    dec.prefill(opts.num_return_sequences)
     generated = torch.empty(n, 0, dtype=torch.long, device=dec.device)
     finished = torch.zeros(n, dtype=torch.bool, device=dec.device)
     check = _check_sync_every(dec.device)
     for t in range(opts.max_new_tokens):
-        logits = dec.process(generated, logits)
+        logits = dec.next_logits(generated)
         if opts.do_sample:
             logits = top_k_top_p_filter(logits / opts.temperature, opts.top_k, opts.top_p)
         logprobs = torch.log_softmax(logits, dim=-1)
         if opts.do_sample:
             tokens = torch.multinomial(logprobs.exp(), 1, generator=dec.generator).squeeze(1)
-        elif opts.beam_mode == "bert4keras":  # ties go to the last index, as the original's argpartition
-            tokens = logprobs.shape[-1] - 1 - logprobs.flip(-1).argmax(-1)
         else:
-            tokens = logprobs.argmax(-1)
+            tokens = _argmax(logprobs, opts.tie_break)
         chosen = logprobs.gather(1, tokens[:, None]).squeeze(1)
         tokens = torch.where(finished, torch.full_like(tokens, opts.pad_token_id), tokens)
         yield tokens, torch.where(finished, torch.zeros_like(chosen), chosen), finished
-        if t + 1 >= opts.min_new_tokens:  # bert4keras mode: an eos before min length does not end the row
+        if dec.may_end(t):
             finished = finished | dec.is_eos(tokens)
         generated = torch.cat([generated, tokens[:, None]], dim=1)
         if t + 1 == opts.max_new_tokens or ((t + 1) % check == 0 and bool(finished.all())):
             break
-        logits = dec.step(tokens, t)
+        dec.step(tokens, t)
 
 
 def _collect(steps, n: int, device, pad: int) -> GenerateOutput:
@@ -311,108 +413,151 @@ def _collect(steps, n: int, device, pad: int) -> GenerateOutput:
     return GenerateOutput(seqs[:, :width], scores, lengths)
 
 
-def _beam_search(dec: _Decoder) -> GenerateOutput:
-    opts = dec.opts
-    batch, k = dec.input_ids.shape[0], opts.num_beams
-    compat = opts.beam_mode == "bert4keras"
-    logits = dec.prefill(k)
-    device = dec.device
-    vocab = logits.shape[-1]
-    beam_scores = torch.full((batch, k), -math.inf, device=device)
-    beam_scores[:, 0] = 0.0  # all beams start identical: expand only the first
-    alive_k = [k] * batch  # bert4keras shrinks the beam as ended beams are dropped
-    generated = torch.empty(batch * k, 0, dtype=torch.long, device=device)
-    results: list[tuple[list[int], float] | None] = [None] * batch
-    pools: list[list[tuple[float, float, list[int]]]] = [[] for _ in range(batch)]  # hf mode
-    done = [False] * batch
-    for t in range(opts.max_new_tokens):
-        logprobs = torch.log_softmax(dec.process(generated, logits), dim=-1)
-        cand = (beam_scores.view(-1, 1) + logprobs).view(batch, k * vocab)
-        if compat:  # numpy argpartition in the original breaks ties towards the last index
-            top_scores, flipped = torch.topk(cand.flip(-1), k, dim=-1)
-            top_index = k * vocab - 1 - flipped
+# ------------------------------------------------------------------------------------- beam search
+
+
+class Candidate(NamedTuple):
+    """One extension of a beam: its cumulative score, the row it extends and the new token."""
+
+    score: float
+    row: int
+    token: int
+    ended: bool
+
+
+class _Beams:
+    """k beams per input: scores [B, k] (-inf = empty slot) and the tokens generated so far [B * k, t]."""
+
+    def __init__(self, dec: _Decoder):
+        self.dec, self.k = dec, dec.opts.num_beams
+        dec.prefill(self.k)
+        self.scores = torch.full((dec.batch_size, self.k), -math.inf, device=dec.device)
+        self.scores[:, 0] = 0.0  # all beams start identical: expand only the first
+        self.generated = torch.empty(dec.batch_size * self.k, 0, dtype=torch.long, device=dec.device)
+
+    def candidates(self, count: int) -> list[list[Candidate]]:
+        """The `count` best extensions of each input's beams, best first."""
+        dec, batch = self.dec, self.dec.batch_size
+        logprobs = torch.log_softmax(dec.next_logits(self.generated), dim=-1)
+        vocab = logprobs.shape[-1]
+        scores = (self.scores.view(-1, 1) + logprobs).view(batch, self.k * vocab)
+        if dec.opts.tie_break == "last":
+            top_scores, flipped = torch.topk(scores.flip(-1), count, dim=-1)
+            top_index = self.k * vocab - 1 - flipped
         else:
-            top_scores, top_index = torch.topk(cand, 2 * k if dec.eos.numel() else k, dim=-1)
-        beam_of, token = top_index // vocab, top_index % vocab
-        source = (beam_of + torch.arange(batch, device=device)[:, None] * k)
-        ended = dec.is_eos(token)
-        length = t + 1
-        new_scores = torch.full((batch, k), -math.inf, device=device)
-        new_source = torch.arange(batch * k, device=device).view(batch, k).clone()
-        new_token = torch.full((batch, k), opts.pad_token_id, dtype=torch.long, device=device)
-        ts, ti, tb, te = top_scores.tolist(), token.tolist(), source.tolist(), ended.tolist()
-        for b in range(batch):
-            if done[b]:
-                continue
-            if compat:
-                order = list(range(alive_k[b]))  # topk returns candidates best first
-                best = 0
-                if length >= max(opts.min_new_tokens, 1) and te[b][best]:
-                    results[b] = (generated[tb[b][best]].tolist() + [ti[b][best]], ts[b][best])
-                    done[b] = True
-                    continue
-                keep = [j for j in order if not te[b][j]] if length >= max(opts.min_new_tokens, 1) else order
-                alive_k[b] = len(keep)
-            else:
-                keep = []
-                for j in range(len(ts[b])):
-                    if ts[b][j] == -math.inf:
-                        break
-                    if te[b][j]:
-                        if j < k and length >= opts.min_new_tokens:
-                            seq = generated[tb[b][j]].tolist() + [ti[b][j]]
-                            pools[b].append((ts[b][j] / length ** opts.length_penalty, ts[b][j], seq))
-                            pools[b].sort(key=lambda x: -x[0])
-                            del pools[b][k:]
-                    elif len(keep) < k:
-                        keep.append(j)
-                best_alive = ts[b][keep[0]] / length ** opts.length_penalty if keep else -math.inf
-                if len(pools[b]) >= k and pools[b][-1][0] >= best_alive:
-                    done[b] = True
-                    continue
-            for slot, j in enumerate(keep):
-                new_scores[b, slot] = ts[b][j]
-                new_source[b, slot] = tb[b][j]
-                new_token[b, slot] = ti[b][j]
+            top_scores, top_index = torch.topk(scores, count, dim=-1)
+        rows = top_index // vocab + torch.arange(batch, device=dec.device)[:, None] * self.k
+        tokens = top_index % vocab
+        columns = zip(top_scores.tolist(), rows.tolist(), tokens.tolist(), dec.is_eos(tokens).tolist())
+        return [[Candidate(*c) for c in zip(*column)] for column in columns]
+
+    def sequence(self, candidate: Candidate) -> list[int]:
+        return self.generated[candidate.row].tolist() + [candidate.token]
+
+    def advance(self, kept: list[list[Candidate]], t: int) -> None:
+        """Make `kept[b]` (at most k candidates) the beams of input b, then run the model on the new tokens
+        unless this was the last step."""
+        dec, opts, k = self.dec, self.dec.opts, self.k
+        scores = [[-math.inf] * k for _ in kept]
+        rows = [list(range(b * k, (b + 1) * k)) for b in range(len(kept))]  # empty slots keep their row
+        tokens = [[opts.pad_token_id] * k for _ in kept]
+        for b, candidates in enumerate(kept):
+            for slot, c in enumerate(candidates):
+                scores[b][slot], rows[b][slot], tokens[b][slot] = c.score, c.row, c.token
+        index = torch.tensor(rows, device=dec.device).view(-1)
+        tokens = torch.tensor(tokens, device=dec.device).view(-1)
+        self.generated = torch.cat([self.generated.index_select(0, index), tokens[:, None]], dim=1)
+        self.scores = torch.tensor(scores, device=dec.device)
+        dec.select(index)
+        if t + 1 < opts.max_new_tokens:
+            dec.step(tokens, t)
+
+
+def _beam_search_bert4keras(dec: _Decoder) -> GenerateOutput:
+    """bert4keras' beam search: an input is done as soon as its best candidate ends; ended candidates leave the
+    beam, which shrinks; at max length the best live beam is returned, ended or not."""
+    opts, beams = dec.opts, _Beams(dec)
+    results: list[tuple[list[int], float] | None] = [None] * dec.batch_size
+    width = [beams.k] * dec.batch_size
+    for t in range(opts.max_new_tokens):
+        may_end = dec.may_end(t)
+        kept: list[list[Candidate]] = []
+        for b, candidates in enumerate(beams.candidates(beams.k)):
+            best = candidates[0]
+            if results[b] is None and may_end and best.ended:
+                results[b] = (beams.sequence(best), best.score)
+            live = [] if results[b] is not None else candidates[:width[b]]
+            kept.append([c for c in live if not (may_end and c.ended)])
+            width[b] = len(kept[b])
+        if all(r is not None for r in results):
+            break
+        beams.advance(kept, t)
+    for b, result in enumerate(results):
+        if result is None:
+            best = int(beams.scores[b].argmax())
+            results[b] = (beams.generated[b * beams.k + best].tolist(), float(beams.scores[b, best]))
+    return _pack(dec, results)
+
+
+def _beam_search_hf(dec: _Decoder) -> GenerateOutput:
+    """Length-penalised beam search: ended candidates among the k best join the input's pool of finished
+    hypotheses, ranked by score / length ** length_penalty; an input is done when its pool holds k hypotheses
+    that no live beam can beat."""
+    opts, beams = dec.opts, _Beams(dec)
+    k, penalty = beams.k, opts.length_penalty
+    pools: list[list[tuple[float, float, list[int]]]] = [[] for _ in range(dec.batch_size)]
+    done = [False] * dec.batch_size
+    for t in range(opts.max_new_tokens):
+        length, kept = t + 1, []
+        for b, candidates in enumerate(beams.candidates(2 * k if dec.eos.numel() else k)):
+            live = []
+            for rank, c in enumerate(candidates if not done[b] else ()):
+                if c.score == -math.inf:
+                    break
+                if not c.ended:
+                    live.append(c)
+                elif rank < k and length >= opts.min_new_tokens:
+                    _add_to_pool(pools[b], (c.score / length ** penalty, c.score, beams.sequence(c)), k)
+            best_live = live[0].score / length ** penalty if live else -math.inf
+            if not done[b] and len(pools[b]) >= k and pools[b][-1][0] >= best_live:
+                done[b] = True
+            kept.append(live[:k] if not done[b] else [])
         if all(done):
             break
-        index = new_source.view(-1)
-        generated = torch.cat([generated.index_select(0, index), new_token.view(-1, 1)], dim=1)
-        beam_scores = new_scores
-        dec.select(index)
-        if t + 1 == opts.max_new_tokens:
-            break
-        logits = dec.step(new_token.view(-1), t)
-    return _finish_beams(dec, generated, beam_scores, results, pools, done)
+        beams.advance(kept, t)
+    return _pack(dec, [hyp for b in range(dec.batch_size) for hyp in _best_hypotheses(beams, b, pools[b], done[b])])
 
 
-def _finish_beams(dec, generated, beam_scores, results, pools, done) -> GenerateOutput:
-    opts = dec.opts
-    batch, k = beam_scores.shape
-    final: list[tuple[list[int], float]] = []
-    for b in range(batch):
-        if opts.beam_mode == "bert4keras":
-            if results[b] is None:  # maxlen reached: the best beam, ended or not
-                best = int(beam_scores[b].argmax())
-                results[b] = (generated[b * k + best].tolist(), float(beam_scores[b, best]))
-            final.append(results[b])
-        else:
-            pool = list(pools[b])
-            if len(pool) < opts.num_return_sequences or not done[b]:
-                length = max(generated.shape[1], 1)
-                for j in range(k):
-                    score = float(beam_scores[b, j])
-                    if score > -math.inf:
-                        pool.append((score / length ** opts.length_penalty, score, generated[b * k + j].tolist()))
-                pool.sort(key=lambda x: -x[0])
-            final.extend((seq, score) for _, score, seq in pool[: opts.num_return_sequences])
-    width = max((len(s) for s, _ in final), default=0)
-    seqs = torch.full((len(final), width), opts.pad_token_id, dtype=torch.long, device=dec.device)
-    for i, (s, _) in enumerate(final):
+def _add_to_pool(pool: list, hypothesis: tuple, k: int) -> None:
+    pool.append(hypothesis)
+    pool.sort(key=lambda h: -h[0])
+    del pool[k:]
+
+
+def _best_hypotheses(beams: _Beams, b: int, pool: list, done: bool) -> list[tuple[list[int], float]]:
+    """The num_return_sequences best of the pool, topped up with the live beams when the input is not done."""
+    opts, pool = beams.dec.opts, list(pool)
+    if len(pool) < opts.num_return_sequences or not done:
+        length = max(beams.generated.shape[1], 1)
+        for j in range(beams.k):
+            score = float(beams.scores[b, j])
+            if score > -math.inf:
+                pool.append((score / length ** opts.length_penalty, score, beams.generated[b * beams.k + j].tolist()))
+        pool.sort(key=lambda h: -h[0])
+    return [(seq, score) for _, score, seq in pool[: opts.num_return_sequences]]
+
+
+def _pack(dec: _Decoder, hypotheses: list[tuple[list[int], float]]) -> GenerateOutput:
+    width = max((len(s) for s, _ in hypotheses), default=0)
+    seqs = torch.full((len(hypotheses), width), dec.opts.pad_token_id, dtype=torch.long, device=dec.device)
+    for i, (s, _) in enumerate(hypotheses):
         seqs[i, : len(s)] = torch.tensor(s, dtype=torch.long)
-    scores = torch.tensor([sc for _, sc in final], device=dec.device)
-    lengths = torch.tensor([len(s) for s, _ in final], device=dec.device)
+    scores = torch.tensor([score for _, score in hypotheses], device=dec.device)
+    lengths = torch.tensor([len(s) for s, _ in hypotheses], device=dec.device)
     return GenerateOutput(seqs, scores, lengths)
+
+
+# ------------------------------------------------------------------------------------------- entry points
 
 
 @torch.no_grad()
@@ -424,11 +569,12 @@ def generate(model, input_ids, token_type_ids=None, attention_mask=None, **optio
     """
     opts = GenerateOptions.parse(model, options)
     dec = _Decoder(model, input_ids, token_type_ids, attention_mask, opts)
-    if opts.num_beams > 1:
-        out = _beam_search(dec)
+    if opts.num_beams > 1 and opts.beam_algorithm == "bert4keras":
+        out = _beam_search_bert4keras(dec)
+    elif opts.num_beams > 1:
+        out = _beam_search_hf(dec)
     else:
-        n = dec.input_ids.shape[0] * opts.num_return_sequences
-        out = _collect(_sample_steps(dec), n, dec.device, opts.pad_token_id)
+        out = _collect(_sample_steps(dec), dec.batch_size * opts.num_return_sequences, dec.device, opts.pad_token_id)
     return out if opts.return_dict else out.sequences
 
 
@@ -438,7 +584,7 @@ def stream(model, input_ids, token_type_ids=None, attention_mask=None, **options
     if opts.num_beams > 1 or opts.num_return_sequences > 1:
         raise ValueError("stream supports greedy or sampling with one sequence")
     dec = _Decoder(model, input_ids, token_type_ids, attention_mask, opts)
-    if dec.input_ids.shape[0] != 1:
+    if dec.batch_size != 1:
         raise ValueError("stream takes one input row")
     steps = _sample_steps(dec)
     while True:

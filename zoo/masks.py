@@ -53,3 +53,20 @@ def to_bias(visible: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | 
         return None
     bias = torch.zeros(visible.shape, dtype=dtype, device=visible.device)
     return bias.masked_fill_(~visible, torch.finfo(dtype).min)
+
+
+def assemble(pattern: str, q_len: int, k_len: int, *, key_mask: torch.Tensor | None = None,
+             segments: torch.Tensor | None = None, fused: bool = True, device=None):
+    """The visibility of one forward pass: padding keys (``key_mask`` [B, K] bool), then the model's pattern
+    ("bidirectional", "causal", or "unilm" from the segment ``cumsum`` [B, K]).
+
+    Returns (visible or None, is_causal). When the fused kernel runs a causal pattern over a whole unpadded
+    sequence (no cache), no mask is built and ``is_causal`` asks the kernel to apply causality itself."""
+    causal_pattern = pattern == "causal" and q_len > 1
+    kernel_causal = causal_pattern and fused and q_len == k_len and key_mask is None
+    visible = combine(
+        key_padding(key_mask) if key_mask is not None else None,
+        causal(q_len, k_len, device) if causal_pattern and not kernel_causal else None,
+        unilm(segments, q_len) if segments is not None and q_len > 1 else None,
+    )
+    return visible, kernel_causal

@@ -62,38 +62,44 @@ class Attention(nn.Module):
         self.resid_dropout = nn.Dropout(config.hidden_dropout_prob)
         self.residual = config.residual_attention
 
-    def forward(self, x, bias, *, layer, cache=None, rel=None, prev_scores=None, is_causal=False, need_weights=False):
+    def forward(self, x, bias, *, layer, fused, cache=None, rel=None, prev_scores=None, is_causal=False):
         """Returns (output, carried scores for RealFormer or None, attention probabilities or None).
 
-        rel: (table [2m+1, d], index [Q, K]) for NEZHA relative positions, or None."""
+        fused: scaled_dot_product_attention (no weights, scores or relative positions); chosen once per forward
+        by the model, which then builds the matching mask. rel: (table [2m+1, d], index [Q, K]) for NEZHA
+        relative positions, or None."""
         batch, q_len, hidden = x.shape
         q, k, v = self.qkv(x).view(batch, q_len, 3, self.num_heads, self.head_size).permute(2, 0, 3, 1, 4)
         if cache is not None:
             k, v = cache.update(layer, k, v)
         dropout = self.attn_dropout if self.training else 0.0
-        scale = 1.0 / math.sqrt(self.head_size)
-
-        if not (rel is not None or self.residual or need_weights):  # fused; the model builds the causal mask otherwise
+        if fused:
             ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout, is_causal=is_causal)
-            probs, scores = None, None
+            scores = probs = None
         else:
-            scores = q @ k.transpose(-1, -2)
-            if rel is not None:
-                table, index = rel
-                idx = index.expand(batch, self.num_heads, *index.shape)
-                scores = scores + torch.gather(q @ table.T.to(q.dtype), -1, idx)
-            scores = scores * scale
-            if prev_scores is not None:
-                scores = scores + prev_scores
-            logits = scores if bias is None else scores + bias
-            probs = torch.softmax(logits.float(), dim=-1).to(q.dtype)
-            dropped = F.dropout(probs, dropout, self.training)
-            ctx = dropped @ v
-            if rel is not None:
-                buckets = torch.zeros(*dropped.shape[:-1], table.shape[0], dtype=dropped.dtype, device=x.device)
-                ctx = ctx + buckets.scatter_add_(-1, idx, dropped) @ table.to(ctx.dtype)
+            ctx, scores, probs = self._explicit(q, k, v, bias, rel, prev_scores, dropout)
         ctx = ctx.transpose(1, 2).reshape(batch, q_len, hidden)
         return self.resid_dropout(self.out(ctx)), scores, probs
+
+    def _explicit(self, q, k, v, bias, rel, prev_scores, dropout):
+        """Attention written out: NEZHA relative positions on keys and values, RealFormer's carried scores,
+        returned probabilities. Returns (context, scores before the mask, probabilities)."""
+        scores = q @ k.transpose(-1, -2)
+        if rel is not None:
+            table, index = rel
+            idx = index.expand(q.shape[0], self.num_heads, *index.shape)
+            scores = scores + torch.gather(q @ table.T.to(q.dtype), -1, idx)
+        scores = scores * (1.0 / math.sqrt(self.head_size))
+        if prev_scores is not None:
+            scores = scores + prev_scores
+        logits = scores if bias is None else scores + bias
+        probs = torch.softmax(logits.float(), dim=-1).to(q.dtype)
+        dropped = F.dropout(probs, dropout, self.training)
+        ctx = dropped @ v
+        if rel is not None:
+            buckets = torch.zeros(*dropped.shape[:-1], table.shape[0], dtype=dropped.dtype, device=q.device)
+            ctx = ctx + buckets.scatter_add_(-1, idx, dropped) @ table.to(ctx.dtype)
+        return ctx, scores, probs
 
 
 class FeedForward(nn.Module):
@@ -134,28 +140,29 @@ class Embeddings(nn.Module):
         super().__init__()
         self.config = config
         self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.position_embeddings = None
         if config.position_embedding_type == "absolute":
             self.position_embeddings = nn.Embedding(
                 config.max_position_embeddings + config.position_offset, config.hidden_size
             )
+        self.token_type_embeddings = None
         if config.token_type_embedding == "segment" and config.type_vocab_size > 0:
             self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
-        if config.embedding_norm:
-            self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) if config.embedding_norm else None
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, input_ids, token_type_ids, position_ids):
         x = self.word_embeddings(input_ids)
-        if hasattr(self, "position_embeddings"):
+        if self.position_embeddings is not None:
             x = x + self.position_embeddings(position_ids)
-        if hasattr(self, "token_type_embeddings"):
+        if self.token_type_embeddings is not None:
             if token_type_ids is None:  # as HF BERT: segment 0 is added when no segments are given
                 x = x + self.token_type_embeddings.weight[0]
             else:
                 x = x + self.token_type_embeddings(token_type_ids)
         elif token_type_ids is not None and self.config.token_type_embedding == "shared":
             x = x + self.word_embeddings(token_type_ids)
-        if hasattr(self, "norm"):
+        if self.norm is not None:
             x = self.norm(x)
         return self.dropout(x)
 
@@ -176,6 +183,7 @@ class LMHead(nn.Module):
 
     def __init__(self, config: ZooConfig):
         super().__init__()
+        self.dense = self.norm = None
         if config.lm_head_transform:
             self.dense = nn.Linear(config.hidden_size, config.hidden_size)
             self.act = ACT2FN[config.hidden_act]
@@ -183,9 +191,9 @@ class LMHead(nn.Module):
         self.bias = nn.Parameter(torch.zeros(config.vocab_size)) if config.lm_head_bias else None
 
     def transform(self, hidden):
-        if hasattr(self, "dense"):
-            return self.norm(self.act(self.dense(hidden)))
-        return hidden
+        if self.dense is None:
+            return hidden
+        return self.norm(self.act(self.dense(hidden)))
 
     def forward(self, hidden, weight):
         return F.linear(hidden, weight, self.bias)
@@ -243,7 +251,7 @@ class ZooPreTrainedModel(PreTrainedModel):
             module.bias.zero_()
         elif isinstance(module, LMHead) and module.bias is not None:
             module.bias.zero_()
-        elif isinstance(module, ZooModel) and hasattr(module, "relative_table"):
+        elif isinstance(module, ZooModel) and module.config.position_embedding_type == "relative":
             # a non-persistent buffer: HF 5 builds models on the meta device, so it must be recomputed here
             rows, dim = module.relative_table.shape
             module.relative_table.copy_(sinusoid_table(rows, dim))
@@ -293,48 +301,52 @@ class ZooModel(ZooPreTrainedModel):
             raise ValueError(f"input_ids must be [batch, length], got shape {tuple(input_ids.shape)}")
         config = self.config
         batch, q_len = input_ids.shape
-        device = input_ids.device
-        if cache is not None and past_key_values is not None and cache is not past_key_values:
-            raise ValueError("pass the cache once, as cache= (or its older name past_key_values=)")
-        cache = cache if cache is not None else past_key_values
-        if cache is None and use_cache:
-            cache = KVCache(config.num_hidden_layers)
+        cache = self._cache(cache, past_key_values, use_cache)
         past = cache.length if cache is not None else 0
-        k_len = past + q_len
-
-        key_mask = self._key_mask(attention_mask, cache, batch, q_len, past, device)
-        explicit = config.position_embedding_type == "relative" or config.residual_attention or output_attentions
+        # fused attention unless the weights themselves are needed: one decision for the mask and every layer
+        fused = config.position_embedding_type != "relative" and not config.residual_attention and not output_attentions
+        key_mask = self._key_mask(attention_mask, cache, batch, q_len, past, input_ids.device)
         segments = None
         if config.attention == "unilm":
             types = token_type_ids if token_type_ids is not None else torch.zeros_like(input_ids)
             segments = masks.segment_cumsum(types, cache.segments if cache is not None else None)
-        visible = masks.combine(
-            masks.key_padding(key_mask) if key_mask is not None else None,
-            masks.causal(q_len, k_len, device) if config.attention == "causal" and q_len > 1 and (
-                past or key_mask is not None or explicit) else None,
-            masks.unilm(segments, q_len) if segments is not None and q_len > 1 else None,
-        )
-        is_causal = config.attention == "causal" and q_len > 1 and visible is None
-
-        if config.position_embedding_type == "absolute":
-            if position_ids is None:
-                position_ids = torch.arange(past, k_len, device=device)[None]
-            position_ids = position_ids + config.position_offset
-        x = self.embeddings(input_ids, token_type_ids, position_ids)
-        bias = masks.to_bias(visible, x.dtype)
+        visible, is_causal = masks.assemble(config.attention, q_len, past + q_len, key_mask=key_mask,
+                                            segments=segments, fused=fused, device=input_ids.device)
+        x = self._embed(input_ids, token_type_ids, position_ids, past)
         rel = None
         if config.position_embedding_type == "relative":
-            rel = (self.relative_table, relative_index(q_len, k_len, config.max_relative_position, device))
+            rel = (self.relative_table, relative_index(q_len, past + q_len, config.max_relative_position, x.device))
+        x, hidden_states, attentions = self._layers(
+            x, masks.to_bias(visible, x.dtype), dict(cache=cache, rel=rel, is_causal=is_causal, fused=fused),
+            output_hidden_states, output_attentions)
+        if cache is not None:
+            cache.advance(q_len, key_mask, segments)
+        return ZooModelOutput(
+            last_hidden_state=x,
+            pooler_output=self.pooler(x) if self.pooler is not None else None,
+            cache=cache,
+            hidden_states=hidden_states,
+            attentions=attentions,
+        )
 
+    def _embed(self, input_ids, token_type_ids, position_ids, past: int) -> torch.Tensor:
+        """Token (+ absolute position, counted from `past` unless given) + token type embeddings."""
+        if self.config.position_embedding_type == "absolute":
+            if position_ids is None:
+                position_ids = torch.arange(past, past + input_ids.shape[1], device=input_ids.device)[None]
+            position_ids = position_ids + self.config.position_offset
+        return self.embeddings(input_ids, token_type_ids, position_ids)
+
+    def _layers(self, x, bias, layer_kw: dict, output_hidden_states: bool, output_attentions: bool):
+        """Every layer (RealFormer carries each layer's scores to the next), then the final norm of pre-LN
+        stacks. Returns (hidden, hidden states or None, attention probabilities or None)."""
         hidden_states = [x] if output_hidden_states else None
         attentions = [] if output_attentions else None
         scores = None
         for i, layer in enumerate(self.layers):
-            x, new_scores, probs = layer(
-                x, bias, layer=i, cache=cache, rel=rel, is_causal=is_causal, need_weights=output_attentions,
-                prev_scores=scores if config.residual_attention else None,
-            )
-            scores = new_scores if config.residual_attention else None
+            x, scores, probs = layer(x, bias, layer=i, prev_scores=scores, **layer_kw)
+            if not self.config.residual_attention:
+                scores = None
             if output_attentions:
                 attentions.append(probs)
             if output_hidden_states:
@@ -343,15 +355,17 @@ class ZooModel(ZooPreTrainedModel):
             x = self.final_norm(x)
             if output_hidden_states:
                 hidden_states[-1] = x
-        if cache is not None:
-            cache.advance(q_len, key_mask, segments)
-        return ZooModelOutput(
-            last_hidden_state=x,
-            pooler_output=self.pooler(x) if self.pooler is not None else None,
-            cache=cache,
-            hidden_states=tuple(hidden_states) if output_hidden_states else None,
-            attentions=tuple(attentions) if output_attentions else None,
-        )
+        return (x, tuple(hidden_states) if output_hidden_states else None,
+                tuple(attentions) if output_attentions else None)
+
+    def _cache(self, cache: KVCache | None, past_key_values: KVCache | None, use_cache: bool) -> KVCache | None:
+        """The cache given under either name, or a new one when `use_cache` asks for it."""
+        if cache is not None and past_key_values is not None and cache is not past_key_values:
+            raise ValueError("pass the cache once, as cache= (or its older name past_key_values=)")
+        cache = cache if cache is not None else past_key_values
+        if cache is None and use_cache:
+            cache = KVCache(self.config.num_hidden_layers)
+        return cache
 
     @staticmethod
     def _key_mask(attention_mask, cache, batch, q_len, past, device):

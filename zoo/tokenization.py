@@ -18,6 +18,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import accumulate, chain, compress
+from pathlib import Path
 from typing import Union
 
 __all__ = ["Tokenizer", "load_vocab", "simplify_vocab", "is_cjk_character", "is_punctuation"]
@@ -109,6 +110,16 @@ def load_vocab(path: PathLike, encoding: str = "utf-8", simplified: bool = False
     if simplified:
         return simplify_vocab(vocab, startswith)
     return vocab
+
+
+def save_vocab(vocab: Mapping[str, int], path: PathLike) -> Path:
+    """Write a vocab.txt that `load_vocab` reads back: one token per line in id order (ids must be 0..N-1)."""
+    tokens = sorted(vocab, key=vocab.__getitem__)
+    if [vocab[t] for t in tokens] != list(range(len(tokens))):
+        raise ValueError("vocab ids must be exactly 0..N-1")
+    path = Path(path)
+    path.write_text("".join(t + "\n" for t in tokens), encoding="utf-8")
+    return path
 
 
 def simplify_vocab(vocab: Mapping[str, int], startswith: Sequence[str] | None = None
