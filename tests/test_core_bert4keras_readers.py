@@ -172,10 +172,17 @@ def test_index_entry_with_wrong_size_is_caught(broken):
 
 
 def test_mismatched_config_names_the_tensor(broken):
-    cfg = (broken / "bert_config.json").read_text().replace('"vocab_size": 48', '"vocab_size": 50')
+    cfg = (broken / "bert_config.json").read_text().replace('"intermediate_size": 32', '"intermediate_size": 64')
     (broken / "bert_config.json").write_text(cfg)
-    with pytest.raises(CheckpointError, match="word_embeddings"):
+    with pytest.raises(CheckpointError, match=r"shape mismatches.*ffn\.up\.weight"):
         zoo.from_pretrained(broken)
+
+
+def test_reduced_vocabulary_follows_the_stored_table(broken):
+    """A fine-tuned model saved with keep_tokens next to the pretrained config: the stored rows decide."""
+    cfg = (broken / "bert_config.json").read_text().replace('"vocab_size": 48', '"vocab_size": 21128')
+    (broken / "bert_config.json").write_text(cfg)
+    assert zoo.from_pretrained(broken, head="mlm").config.vocab_size == 48
 
 
 def test_truncated_hdf5_is_named(broken):

@@ -13,6 +13,7 @@ position embeddings are stored, else "nezha") and the weights under Hugging Face
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,8 @@ from .bert4keras_names import SKIPPED_TF, keras_to_tf, tf_to_hf
 from .loading import CheckpointError
 
 __all__ = ["read_original", "find_original", "Original"]
+
+logger = logging.getLogger(__name__)
 
 CONFIG_NAMES = ("bert_config.json", "config.json")
 HF_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
@@ -100,6 +103,13 @@ def read_original(path) -> tuple[Original, dict, dict[str, torch.Tensor]] | None
     cfg = _read_config(original.config_file)
     kind = "bert" if "bert.embeddings.position_embeddings.weight" in tensors else "nezha"
     cfg = {**cfg, "model_type": kind}
+    # fine-tuned bert4keras models are often saved with a reduced vocabulary (keep_tokens) next to the pretrained
+    # model's config: the stored table decides
+    embeddings = tensors.get("bert.embeddings.word_embeddings.weight")
+    if embeddings is not None and cfg.get("vocab_size") != embeddings.shape[0]:
+        logger.info("%s: vocab_size %s in %s, %d rows stored; using the stored size", original.source,
+                    cfg.get("vocab_size"), original.config_file.name, embeddings.shape[0])
+        cfg["vocab_size"] = int(embeddings.shape[0])
     cfg.setdefault("layer_norm_eps", 1e-12)  # bert4keras' and Google BERT's LayerNorm epsilon
     if kind == "nezha":
         cfg.setdefault("max_relative_position", 64)
