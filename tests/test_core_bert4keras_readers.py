@@ -55,6 +55,8 @@ def test_checkpoint_names_and_kernel_transpose():
 def test_unknown_tf_variable_is_named():
     with pytest.raises(CheckpointError, match="bert/encoder/layer_0/something/kernel"):
         tf_to_hf({"bert/encoder/layer_0/something/kernel": np.zeros((2, 2), np.float32)})
+    with pytest.raises(CheckpointError, match="save_format='h5'"):
+        tf_to_hf({"layer_with_weights-0/embeddings/.ATTRIBUTES/VARIABLE_VALUE": np.zeros((2, 2), np.float32)})
     dropped = tf_to_hf({"global_step": np.zeros((), np.int64),
                         "bert/pooler/dense/bias/adam_m": np.zeros(2, np.float32)})
     assert dropped == {}

@@ -85,6 +85,9 @@ def tf_to_hf(tensors: dict[str, np.ndarray], source: str = "checkpoint") -> dict
         hint = ""
         if any("embedding_hidden_mapping_in" in n for n in unknown):
             hint = " (an embedding_size different from hidden_size, as ALBERT / small ELECTRA, is not supported)"
+        elif any(n.startswith("layer_with_weights-") for n in unknown):
+            hint = (" (a tf.keras TF-format `save_weights` checkpoint, named by object paths: re-save it in bert4keras "
+                    "with `model.save_weights(path, save_format='h5')` or `save_weights_as_checkpoint(path)`)")
         raise CheckpointError(f"{source}: variables with no place in a BERT / NEZHA model: {sorted(unknown)}{hint}")
     return out
 

@@ -148,7 +148,7 @@ class _Entry:
                 for n, _, dim in _proto_fields(value):
                     if n == 2:
                         self.shape.append(next((v for k, _, v in _proto_fields(dim) if k == 1), 0))
-                    elif n == 3 and value:
+                    elif n == 3 and dim:
                         raise ValueError("tensor of unknown rank")
             elif number == 3:
                 self.shard = value
