@@ -75,6 +75,12 @@ def test_keras_layer_table():
         keras_to_tf({"Decoder-Output": [("x", np.zeros(1))]})
     with pytest.raises(CheckpointError, match="MLM-Norm"):
         keras_to_tf({"MLM-Norm": [("MLM-Norm/beta:0", np.zeros(2))]})
+    gamma, beta = np.ones(2), np.zeros(2)  # LayerNormalization weights match by name, in either build order
+    norm = keras_to_tf({"MLM-Norm": [("MLM-Norm/gamma:0", gamma), ("MLM-Norm/beta:0", beta)]})
+    assert norm["cls/predictions/transform/LayerNorm/gamma"] is gamma
+    assert norm["cls/predictions/transform/LayerNorm/beta"] is beta
+    with pytest.raises(CheckpointError, match="not in bert4keras' order"):  # bias where the kernel belongs
+        keras_to_tf({"Pooler-Dense": [("Pooler-Dense/bias:0", np.zeros(2)), ("Pooler-Dense/kernel:0", np.zeros((2, 2)))]})
 
 
 # ------------------------------------------------------------------------- corrupt and truncated files

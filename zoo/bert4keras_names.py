@@ -139,14 +139,18 @@ def keras_to_tf(layers: dict[str, list[tuple[str, np.ndarray]]], source: str = "
         if len(names) != len(weights):
             raise CheckpointError(f"{source}: layer {layer!r} has {len(weights)} weights "
                                   f"{[w for w, _ in weights]}, a bert4keras BERT layer of that name has {len(names)}")
+        leaves = [w.rpartition("/")[2].split(":")[0] for w, _ in weights]
+        if sorted(leaves) == ["beta", "gamma"]:  # LayerNormalization: matched by name, whatever the build order
+            weights = sorted(weights, key=lambda w: w[0].rpartition("/")[2])
         for tf_name, (weight_name, value) in zip(names, weights):
             if tf_name == "cls/seq_relationship/output_weights":
                 value = value.T  # bert4keras keeps it as a Dense kernel [in, out]; Google BERT stores [out, in]
-            leaf = tf_name.rpartition("/")[2]
-            expected = {"beta": "beta", "gamma": "gamma", "bias": "bias", "output_bias": ("beta", "bias")}.get(leaf)
-            if expected and not weight_name.rpartition("/")[2].split(":")[0] in np.atleast_1d(expected):
-                raise CheckpointError(f"{source}: layer {layer!r}: weight {weight_name!r} is where bert4keras keeps "
-                                      f"{tf_name!r}; the layer's weights are not in bert4keras' order")
+            leaf = weight_name.rpartition("/")[2].split(":")[0]
+            ndim = 2 if tf_name.endswith(("/kernel", "embeddings", "output_weights")) else 1
+            if value.ndim != ndim:
+                raise CheckpointError(f"{source}: layer {layer!r}: weight {weight_name!r} ({leaf}, shape "
+                                      f"{value.shape}) is where bert4keras keeps {tf_name!r}; the layer's weights "
+                                      "are not in bert4keras' order")
             out[tf_name] = value
     if unknown:
         raise CheckpointError(f"{source}: layers with no place in a BERT / NEZHA model: {sorted(unknown)}")
