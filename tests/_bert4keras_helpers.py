@@ -14,7 +14,8 @@ DECODE_CASES = [c for c in CASES if (FIXTURES / c / "decode.json").is_file()]
 SOURCES = ["checkpoint", "weights"]
 ATTENTION = {"lm": "causal", "unilm": "unilm", "encoder": None, "bare": None}
 # a 48-token vocab for the layout tests (the fixtures' vocab_size): specials, then characters
-VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list(dict.fromkeys("你我他好的是了不在有人这个们中来上大为和国地到以说时要就出会可也天气很今想去公园玩吃饭爱"))[:43]
+CHARS = "你我他好的是了不在有人这个们中来上大为和国地到以说时要就出会可也天气很今想去公园玩吃饭爱"
+VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list(dict.fromkeys(CHARS))[:43]
 
 
 def outputs(case: str) -> dict:

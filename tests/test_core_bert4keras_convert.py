@@ -75,7 +75,8 @@ def test_greedy_decode_on_converted_folders(case, tmp_path):
     model = zoo.from_pretrained(dst, head="lm", attention=attention(case))
     record = decode_record(case)
     for run_ in record["runs"]:
-        got = zoo.generate(model, torch.tensor([record["prompt"]]), token_type_ids=torch.tensor([record["segment_ids"]]),
+        got = zoo.generate(model, torch.tensor([record["prompt"]]),
+                           token_type_ids=torch.tensor([record["segment_ids"]]),
                            new_token_type_id=record["new_segment_id"], max_new_tokens=record["maxlen"],
                            eos_token_id=run_["end_id"])
         assert got[0].tolist() == run_["output"]

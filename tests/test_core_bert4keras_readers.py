@@ -80,7 +80,8 @@ def test_keras_layer_table():
     assert norm["cls/predictions/transform/LayerNorm/gamma"] is gamma
     assert norm["cls/predictions/transform/LayerNorm/beta"] is beta
     with pytest.raises(CheckpointError, match="not in bert4keras' order"):  # bias where the kernel belongs
-        keras_to_tf({"Pooler-Dense": [("Pooler-Dense/bias:0", np.zeros(2)), ("Pooler-Dense/kernel:0", np.zeros((2, 2)))]})
+        keras_to_tf({"Pooler-Dense": [("Pooler-Dense/bias:0", np.zeros(2)),
+                                      ("Pooler-Dense/kernel:0", np.zeros((2, 2)))]})
 
 
 # ------------------------------------------------------------------------- corrupt and truncated files

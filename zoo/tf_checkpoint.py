@@ -77,7 +77,8 @@ def _shift_tables() -> list[list[int]]:
 
 def crc32c(data: bytes | memoryview) -> int:
     """CRC-32C (Castagnoli) of `data`. Large inputs run column-wise in numpy: the raw crc of many 1 KiB chunks at
-    once (four bytes a step), then chained (the register update is linear over GF(2), so state' = advance(state) ^ raw(chunk))."""
+    once (four bytes a step), then chained: the register update is linear over GF(2), so
+    state' = advance(state) ^ raw(chunk)."""
     data = memoryview(data).cast("B")
     n_chunks = len(data) // _CHUNK if len(data) >= 8 * _CHUNK else 0
     state = 0xFFFFFFFF
@@ -122,7 +123,7 @@ def _varint(buf, pos: int, end: int) -> tuple[int, int]:
 
 
 def _proto_fields(buf: bytes):
-    """(field number, wire type, value) of a serialized protobuf message; values of length-delimited fields are bytes."""
+    """(field number, wire type, value) of a serialized protobuf message; length-delimited values are bytes."""
     pos, end = 0, len(buf)
     while pos < end:
         key, pos = _varint(buf, pos, end)
