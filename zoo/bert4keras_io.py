@@ -87,8 +87,8 @@ def read_tf_names(original: Original) -> dict[str, np.ndarray]:
     if original.checkpoint is not None:
         from .tf_checkpoint import TFCheckpoint
 
-        ckpt = TFCheckpoint(original.checkpoint)
-        return {name: ckpt.read(name) for name in ckpt.names() if not SKIPPED_TF.search(name)}
+        with TFCheckpoint(original.checkpoint) as ckpt:
+            return {name: ckpt.read(name) for name in ckpt.names() if not SKIPPED_TF.search(name)}
     from .keras_h5 import read_keras_h5
 
     return keras_to_tf(read_keras_h5(original.weights), source=str(original.weights))
@@ -116,6 +116,6 @@ def read_original(path) -> tuple[Original, dict, dict[str, torch.Tensor]] | None
     if cfg.get("embedding_size", cfg.get("hidden_size")) != cfg.get("hidden_size"):
         raise CheckpointError(f"{original.config_file}: embedding_size {cfg['embedding_size']} != hidden_size "
                               f"{cfg.get('hidden_size')} is not supported")
-    state = {name: torch.from_numpy(np.array(value, dtype=np.float32 if value.dtype.kind == "f" else value.dtype))
+    state = {name: torch.from_numpy(np.asarray(value, dtype=np.float32 if value.dtype.kind == "f" else value.dtype))
              for name, value in tensors.items()}
     return original, cfg, state

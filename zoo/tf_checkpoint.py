@@ -11,6 +11,7 @@ executed: only the table and the raw tensor bytes are read.
 
 from __future__ import annotations
 
+import mmap
 import struct
 from pathlib import Path
 
@@ -277,7 +278,7 @@ class TFCheckpoint:
                 self._entries[name] = _Entry(value)
             except ValueError as err:
                 raise CheckpointFormatError(f"{self.index_file}: bad entry for tensor {name!r} ({err})") from None
-        self._shards: dict[int, bytes] = {}
+        self._shards: dict[int, mmap.mmap | bytes] = {}
 
     def names(self) -> list[str]:
         return sorted(self._entries)
@@ -302,8 +303,24 @@ class TFCheckpoint:
             file = self.shard_file(shard)
             if not file.is_file():
                 raise CheckpointFormatError(f"{file}: missing data shard for tensor {name!r}")
-            self._shards[shard] = file.read_bytes()
+            with open(file, "rb") as f:  # mapped, not read: a 400 MB shard is paged in tensor by tensor
+                try:
+                    self._shards[shard] = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                except ValueError:  # an empty file cannot be mapped
+                    self._shards[shard] = b""
         return self._shards[shard]
+
+    def close(self) -> None:
+        for data in self._shards.values():
+            if isinstance(data, mmap.mmap):
+                data.close()
+        self._shards.clear()
+
+    def __enter__(self) -> TFCheckpoint:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def read(self, name: str) -> np.ndarray:
         entry = self._entry(name)
@@ -328,9 +345,12 @@ class TFCheckpoint:
                 f"{file} is truncated: tensor {name!r} needs bytes {entry.offset}..{entry.offset + entry.size}, "
                 f"the file has {len(data)}")
         raw = memoryview(data)[entry.offset:entry.offset + entry.size]
-        if entry.crc is not None and crc32c(raw) != unmask_crc(entry.crc):
-            raise CheckpointFormatError(f"{file}: tensor {name!r} fails its crc32c check (corrupted data)")
-        return np.frombuffer(raw, dtype=dtype).reshape(entry.shape).astype(dtype.newbyteorder("="), copy=True)
+        try:
+            if entry.crc is not None and crc32c(raw) != unmask_crc(entry.crc):
+                raise CheckpointFormatError(f"{file}: tensor {name!r} fails its crc32c check (corrupted data)")
+            return np.frombuffer(raw, dtype=dtype).reshape(entry.shape).astype(dtype.newbyteorder("="), copy=True)
+        finally:
+            raw.release()  # no view may outlive the mapping
 
     def items(self):
         for name in self.names():
