@@ -348,6 +348,10 @@ def from_pretrained(
 ) -> ZooModel | ZooForLM:
     """Load a checkpoint (folder or hub id) as a zoo model, in eval mode.
 
+    Besides Hugging Face folders, the originals' own layouts load directly: a folder with bert_config.json or
+    config.json and a TF checkpoint (bert_model.ckpt.* / model.ckpt.*), a TF checkpoint prefix, or a bert4keras
+    Keras HDF5 `.weights` file next to its config (see `zoo.bert4keras_io`).
+
     head: None -> `ZooModel` (encoder + pooler), "mlm" or "lm" -> `ZooForLM` (tied LM head; for BERT-family
     checkpoints this is the MLM head, which bert4keras also uses for LM and UniLM models).
     attention: "bidirectional" | "causal" | "unilm" overrides the checkpoint's pattern, e.g. a plain BERT becomes a
@@ -355,9 +359,16 @@ def from_pretrained(
     """
     if head not in (None, "mlm", "lm"):
         raise ValueError(f"head must be None, 'mlm' or 'lm', got {head!r}")
-    folder = resolve_folder(name_or_path, revision=revision, cache_dir=cache_dir)
-    raw = read_config(folder)
-    config, state = convert_checkpoint(raw, load_weights(folder))
+    from .bert4keras_io import read_original  # TF checkpoints and bert4keras .weights files of the originals
+
+    original = read_original(name_or_path)
+    if original is not None:
+        located, raw, weights = original
+        folder = located.source
+    else:
+        folder = resolve_folder(name_or_path, revision=revision, cache_dir=cache_dir)
+        raw, weights = read_config(folder), load_weights(folder)
+    config, state = convert_checkpoint(raw, weights)
 
     unknown = sorted(k[len("unknown:"):] for k in state if k.startswith("unknown:"))
     if unknown:

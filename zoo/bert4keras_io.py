@@ -1,0 +1,121 @@
+"""Find and read the originals' own layouts: TF checkpoints (Google BERT, Huawei NEZHA, WoBERT / WoNEZHA releases,
+bert4keras `save_weights_as_checkpoint`) and bert4keras Keras HDF5 `.weights` files (`model.save_weights`).
+
+    folder/bert_config.json (or config.json) + folder/bert_model.ckpt.index + .data-00000-of-00001 [+ checkpoint]
+    folder/config.json + folder/model.ckpt.*                         (the NEZHA-GPT dialog release)
+    folder/best_model.weights  (or any *.weights / *.h5) next to its bert_config.json / config.json
+
+`read_original(path)` returns the config as a Hugging Face BERT / NEZHA config dict (model_type "bert" when absolute
+position embeddings are stored, else "nezha") and the weights under Hugging Face BERT names, so that
+`zoo.loading` and `zoo.convert` treat them like any BERT-family checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .bert4keras_names import SKIPPED_TF, keras_to_tf, tf_to_hf
+from .loading import CheckpointError
+
+__all__ = ["read_original", "find_original", "Original"]
+
+logger = logging.getLogger(__name__)
+
+CONFIG_NAMES = ("bert_config.json", "config.json")
+HF_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+KERAS_SUFFIXES = (".weights", ".h5", ".hdf5")
+
+
+class Original:
+    """A located original checkpoint: `folder`, `config_file`, and `checkpoint` (TF prefix) or `weights` (HDF5)."""
+
+    def __init__(self, folder: Path, config_file: Path, checkpoint: Path | None = None, weights: Path | None = None):
+        self.folder, self.config_file, self.checkpoint, self.weights = folder, config_file, checkpoint, weights
+
+    @property
+    def source(self) -> Path:
+        return self.checkpoint if self.checkpoint is not None else self.weights
+
+
+def _config_file(folder: Path) -> Path:
+    for name in CONFIG_NAMES:
+        if (folder / name).is_file():
+            return folder / name
+    raise CheckpointError(f"{folder} has TensorFlow / bert4keras weights but no bert_config.json or config.json")
+
+
+def find_original(path) -> Original | None:
+    """The original layout at `path` (a folder, a `.weights` / `.h5` file, or a TF checkpoint prefix), or None
+    when `path` is something else (a Hugging Face folder, a hub id)."""
+    from .tf_checkpoint import find_checkpoint
+
+    path = Path(path).expanduser()
+    if path.is_file() and path.suffix in KERAS_SUFFIXES:
+        return Original(path.parent, _config_file(path.parent), weights=path)
+    if not path.is_dir() and path.with_name(path.name + ".index").is_file():
+        return Original(path.parent, _config_file(path.parent), checkpoint=path)
+    if not path.is_dir() or any((path / name).is_file() for name in HF_WEIGHTS):
+        return None
+    checkpoint = find_checkpoint(path)
+    if checkpoint is not None:
+        return Original(path, _config_file(path), checkpoint=checkpoint)
+    keras = sorted(p for p in path.iterdir() if p.suffix in KERAS_SUFFIXES and p.is_file())
+    if len(keras) > 1:
+        raise CheckpointError(f"{path} holds several weight files {[p.name for p in keras]}; pass one of them")
+    if keras:
+        return Original(path, _config_file(path), weights=keras[0])
+    return None
+
+
+def _read_config(file: Path) -> dict:
+    try:
+        cfg = json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{file} is not valid JSON: {err}") from None
+    if not isinstance(cfg, dict):
+        raise CheckpointError(f"{file} does not hold a JSON object")
+    return cfg
+
+
+def read_tf_names(original: Original) -> dict[str, np.ndarray]:
+    """Every tensor of the original under its TF variable name."""
+    if original.checkpoint is not None:
+        from .tf_checkpoint import TFCheckpoint
+
+        with TFCheckpoint(original.checkpoint) as ckpt:
+            return {name: ckpt.read(name) for name in ckpt.names() if not SKIPPED_TF.search(name)}
+    from .keras_h5 import read_keras_h5
+
+    return keras_to_tf(read_keras_h5(original.weights), source=str(original.weights))
+
+
+def read_original(path) -> tuple[Original, dict, dict[str, torch.Tensor]] | None:
+    """(located original, HF-style config dict, {HF BERT name: tensor}), or None if `path` is not an original."""
+    original = find_original(path)
+    if original is None:
+        return None
+    tensors = tf_to_hf(read_tf_names(original), source=str(original.source))
+    cfg = _read_config(original.config_file)
+    kind = "bert" if "bert.embeddings.position_embeddings.weight" in tensors else "nezha"
+    cfg = {**cfg, "model_type": kind}
+    # fine-tuned bert4keras models are often saved with a reduced vocabulary (keep_tokens) next to the pretrained
+    # model's config: the stored table decides
+    embeddings = tensors.get("bert.embeddings.word_embeddings.weight")
+    if embeddings is not None and cfg.get("vocab_size") != embeddings.shape[0]:
+        logger.info("%s: vocab_size %s in %s, %d rows stored; using the stored size", original.source,
+                    cfg.get("vocab_size"), original.config_file.name, embeddings.shape[0])
+        cfg["vocab_size"] = int(embeddings.shape[0])
+    cfg.setdefault("layer_norm_eps", 1e-12)  # bert4keras' and Google BERT's LayerNorm epsilon
+    if kind == "nezha":
+        cfg.setdefault("max_relative_position", 64)
+    if cfg.get("embedding_size", cfg.get("hidden_size")) != cfg.get("hidden_size"):
+        raise CheckpointError(f"{original.config_file}: embedding_size {cfg['embedding_size']} != hidden_size "
+                              f"{cfg.get('hidden_size')} is not supported")
+    state = {name: torch.from_numpy(np.asarray(value, dtype=np.float32 if value.dtype.kind == "f" else value.dtype))
+             for name, value in tensors.items()}
+    return original, cfg, state
