@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from nlpzoo.console import add_common_arguments
@@ -88,6 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, ...")
     parser.add_argument("--json", action="store_true", help="print one JSON object per section instead of text")
+    parser.add_argument("--debug", action="store_true", help="print the traceback of a failing section on stderr")
     add_common_arguments(parser, reads_input=False)
 
 
@@ -240,6 +242,17 @@ RUNNERS = {"tokenize": ("WoBERT word-level tokenization", _tokenize), "solve": (
            "embed": ("Sentence similarity and BERT-whitening", _embed)}
 
 
+def _report_failure(name: str, err: Exception, out: _Printer, debug: bool) -> None:
+    """One line with the exception's type and message, and where to look: the traceback with --debug."""
+    out.line(f"  FAILED: {type(err).__name__}: {err}")
+    if debug:
+        traceback.print_exception(err, file=sys.stderr)
+    else:
+        print(f"zoo demo: section {name!r} failed: {type(err).__name__}: {err}\n"
+              f"  rerun `zoo demo --only {name} --debug` for the traceback; `zoo version` lists the installed "
+              f"versions to quote in a bug report", file=sys.stderr, flush=True)
+
+
 def run(args) -> int:
     samples = json.loads(SAMPLES.read_text(encoding="utf-8"))
     out = _Printer(args.json, args.quiet)
@@ -250,13 +263,13 @@ def run(args) -> int:
         start = time.perf_counter()
         try:
             result = {"section": name, "ok": True, **runner(samples, out, args.device)}
-        except (FileNotFoundError, ImportError) as err:
-            out.line(f"  skipped: {err}")
+        except ModuleNotFoundError as err:  # an optional dependency of one section
+            out.line(f"  skipped: {err} (install it to run this section)")
             result = {"section": name, "ok": False, "skipped": str(err)}
         except Exception as err:  # one broken section must not hide the others; the exit code reports it
             failures += 1
-            out.line(f"  FAILED: {type(err).__name__}: {err}")
             result = {"section": name, "ok": False, "error": f"{type(err).__name__}: {err}"}
+            _report_failure(name, err, out, debug=getattr(args, "debug", False))
         result["seconds"] = round(time.perf_counter() - start, 2)
         if args.json:
             print(json.dumps(result, ensure_ascii=False, default=str), flush=True)

@@ -45,3 +45,18 @@ def test_shipped_samples_follow_the_stated_rules(shared):
     dev_ids = (REPO / "mathwp" / "models" / "default" / "dev_ids.txt").read_text(encoding="utf-8").split()
     assert [s["id"] for s in shipped["solve"]] == [i for i in dev_ids if i in {s["id"] for s in shipped["solve"]}]
     assert set(s["id"] for s in shipped["solve"]) <= set(dev_ids)
+
+
+def test_a_failing_section_names_the_error_and_where_to_look(monkeypatch, capsys):
+    import nlpzoo.demo as demo
+
+    def broken(samples, out, device):
+        raise TypeError("ZooModelOutput.__init__() got an unexpected keyword argument 'cache'")
+
+    monkeypatch.setitem(demo.RUNNERS, "tokenize", ("Tokenize", broken))
+    assert main(["demo", "--only", "tokenize"]) == 1
+    captured = capsys.readouterr()
+    assert "FAILED: TypeError: ZooModelOutput.__init__()" in captured.out
+    assert "--only tokenize --debug" in captured.err and "Traceback" not in captured.err
+    assert main(["demo", "--only", "tokenize", "--debug"]) == 1
+    assert "Traceback" in capsys.readouterr().err
