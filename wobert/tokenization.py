@@ -61,6 +61,22 @@ class WoBertTokenizer(PreTrainedTokenizer):
                          sep_token=sep_token, pad_token=pad_token, cls_token=cls_token, mask_token=mask_token,
                          **kwargs)
 
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        """transformers' loader, with hub ids resolved by `zoo.loading.resolve_folder`: one attempt, then one
+        clear error that says how to download (instead of transformers' retries and a missing vocab file)."""
+        if isinstance(pretrained_model_name_or_path, (str, os.PathLike)) and not os.path.isfile(
+                pretrained_model_name_or_path):
+            from zoo.loading import resolve_folder
+
+            folder = resolve_folder(pretrained_model_name_or_path, revision=kwargs.get("revision"),
+                                    cache_dir=kwargs.get("cache_dir"), patterns=["*.txt", "*.json"],
+                                    what="tokenizer")
+            if not (folder / VOCAB_FILES_NAMES["vocab_file"]).is_file():
+                raise ValueError(f"no {VOCAB_FILES_NAMES['vocab_file']} in {folder}: not a WoBERT tokenizer folder")
+            pretrained_model_name_or_path = folder
+        return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+
     # ---- pickling (datasets.map with num_proc, deepcopy, datasets' fingerprint) ----
     def __getstate__(self) -> dict:
         """The state without lookup caches; the segmenter pickles as its user dictionaries and is rebuilt on

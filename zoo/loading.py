@@ -33,31 +33,73 @@ class CheckpointError(ValueError):
 # ----------------------------------------------------------------------------------------------- files
 
 
-def resolve_folder(name_or_path: str | os.PathLike, revision: str | None = None, cache_dir=None) -> Path:
-    """A local folder as is; otherwise a hub id fetched through the Hugging Face cache (offline: cache only)."""
+def looks_like_path(name: str) -> bool:
+    """Whether `name` is written as a filesystem path (./x, ../x, /x, ~/x, C:\\x, a trailing slash) rather
+    than a hub id; such a name is never sent to the hub."""
+    return (name in (".", "..") or name.startswith(("./", "../", "/", "~", ".\\", "..\\")) or "\\" in name
+            or name.endswith("/") or os.path.isabs(name) or name.count("/") > 1)
+
+
+def _hub_error(name: str, err: Exception, what: str) -> CheckpointError:
+    """One message for a hub id that could not be fetched, saying how to get it."""
+    from huggingface_hub import constants
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
+
+    download = (f"On a machine with network access run `hf download {name}` (it fills the Hugging Face cache, "
+                f"~/.cache/huggingface/hub, which you can copy here) or `hf download {name} --local-dir <folder>` "
+                "and pass that folder")
+    if isinstance(err, GatedRepoError) or isinstance(getattr(err, "__cause__", None), GatedRepoError):
+        reason = "it is gated or private: accept its terms on the hub and log in with `hf auth login`"
+    elif isinstance(err, RevisionNotFoundError):
+        reason = "the requested revision does not exist"
+    elif isinstance(err, RepositoryNotFoundError):
+        reason = "no such repository on the hub (or it is private: log in with `hf auth login`)"
+    elif constants.HF_HUB_OFFLINE:
+        reason = "HF_HUB_OFFLINE is set and it is not in the local Hugging Face cache"
+    else:
+        reason = f"the hub could not be reached and it is not cached ({type(err).__name__})"
+    return CheckpointError(f"{what} {name!r} is not a local folder and could not be loaded from the Hugging Face "
+                           f"hub: {reason}. {download}.")
+
+
+def resolve_folder(name_or_path: str | os.PathLike, revision: str | None = None, cache_dir=None,
+                   patterns=None, what: str = "model") -> Path:
+    """A local folder as is; otherwise a hub id (`name` or `owner/name`) fetched once through the Hugging Face
+    cache (offline: the cache only). A name written as a path is a path. No retries: a hub that is offline or
+    unreachable gives one CheckpointError that says how to download the files.
+
+    patterns: the files to fetch (default: configs, vocabularies and safetensors weights, then `.bin` weights
+    when a repository has no safetensors)."""
     path = Path(name_or_path).expanduser()
     if path.is_dir():
         return path
     if path.exists():
         raise CheckpointError(f"{str(name_or_path)!r} is a file; pass the folder that holds config.json and the weights")
     name = str(name_or_path)
-    if not re.fullmatch(r"[\w.-]+/[\w.-]+", name):
-        raise CheckpointError(f"{name!r} is neither an existing folder nor a hub id of the form 'owner/name'")
+    if isinstance(name_or_path, os.PathLike) or looks_like_path(name):
+        raise CheckpointError(f"folder not found: {name!r} (resolved to {path.resolve()})")
     from huggingface_hub import snapshot_download
-
-    def fetch(patterns):
-        return Path(snapshot_download(name, revision=revision, cache_dir=cache_dir, allow_patterns=patterns))
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
 
     try:
-        folder = fetch(WEIGHT_PATTERNS)
-        if not list(folder.glob("*.safetensors")):
-            folder = fetch(WEIGHT_PATTERNS + ["*.bin"])
+        validate_repo_id(name)
+    except HFValidationError:
+        raise CheckpointError(f"{name!r} is neither an existing folder nor a valid hub id ('name' or "
+                              "'owner/name': letters, digits, '-', '_', '.')") from None
+
+    def fetch(allow):
+        return Path(snapshot_download(name, revision=revision, cache_dir=cache_dir, allow_patterns=allow))
+
+    try:
+        folder = fetch(patterns or WEIGHT_PATTERNS)
     except Exception as err:  # huggingface_hub raises several unrelated types for "not available"
-        raise CheckpointError(
-            f"model {name!r} is not a local folder and could not be fetched from the Hugging Face hub "
-            f"({type(err).__name__}: {err}). On a machine with network access run `hf download {name} "
-            f"--local-dir <folder>` (or let it fill the HF cache) and pass that folder, or unset HF_HUB_OFFLINE."
-        ) from None
+        raise _hub_error(name, err, what) from None
+    if patterns is None and not list(folder.glob("*.safetensors")):
+        try:
+            folder = fetch(WEIGHT_PATTERNS + ["*.bin"])
+        except Exception as err:
+            raise _hub_error(name, err, what) from None
     return folder
 
 
