@@ -20,10 +20,14 @@ from safetensors.torch import load_file
 
 from .configuration import ZooConfig
 from .modeling import ZooForLM, ZooModel
+from .portable import saved_head
 
 logger = logging.getLogger(__name__)
 
 WEIGHT_PATTERNS = ["*.json", "*.txt", "*.model", "*.safetensors"]
+
+
+_SAVED = object()  # from_pretrained's head when not given: the head the folder was saved with
 
 
 class CheckpointError(ValueError):
@@ -376,7 +380,7 @@ def apply_vocab_changes(state: dict, keep_tokens=None, compound_tokens=None) -> 
 
 def from_pretrained(
     name_or_path: str | os.PathLike,
-    head: str | None = None,
+    head: str | None = _SAVED,
     *,
     attention: str | None = None,
     residual_attention: bool | None = None,
@@ -391,14 +395,20 @@ def from_pretrained(
     """Load a checkpoint (folder or hub id) as a zoo model, in eval mode.
 
     head: None -> `ZooModel` (encoder + pooler), "mlm" or "lm" -> `ZooForLM` (tied LM head; for BERT-family
-    checkpoints this is the MLM head, which bert4keras also uses for LM and UniLM models).
+    checkpoints this is the MLM head, which bert4keras also uses for LM and UniLM models). Not given: what the
+    folder was saved as by zoo (an LM saved with its head comes back with it), else the encoder.
     attention: "bidirectional" | "causal" | "unilm" overrides the checkpoint's pattern, e.g. a plain BERT becomes a
     UniLM Seq2Seq model. residual_attention: RealFormer. Other keyword arguments override config fields.
     """
+    saved = head is _SAVED
+    if saved:
+        head = None  # the folder's config decides below
     if head not in (None, "mlm", "lm"):
         raise ValueError(f"head must be None, 'mlm' or 'lm', got {head!r}")
     folder = resolve_folder(name_or_path, revision=revision, cache_dir=cache_dir)
     raw = read_config(folder)
+    if saved:
+        head = saved_head(raw)
     config, state = convert_checkpoint(raw, load_weights(folder))
 
     unknown = sorted(k[len("unknown:"):] for k in state if k.startswith("unknown:"))

@@ -231,6 +231,15 @@ class ZooPreTrainedModel(PreTrainedModel):
     supports_gradient_checkpointing = False
     _no_split_modules = ["Layer"]
 
+    def save_pretrained(self, save_directory, *args, portable: bool = True, **kwargs):
+        """transformers' save; a plain BERT/RoBERTa/GPT-2/OpenAI-GPT is written in that standard layout so that
+        vanilla transformers loads it (`portable=False` keeps model_type "zoo"). See `zoo.portable`."""
+        from .portable import save_portable
+
+        if portable and not args and save_portable(self, save_directory, **kwargs):
+            return None
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
     @torch.no_grad()
     def _init_weights(self, module):
         std = self.config.initializer_range
