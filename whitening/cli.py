@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
             encoder.whitening.n_components = args.n_components
         if args.fit_whitening:
             encoder.fit_whitening(sentences, n_components=args.n_components, regularization=args.regularization,
-                                  batch_size=args.batch_size).save(args.fit_whitening)
+                                  batch_size=args.batch_size).save_pretrained(args.fit_whitening)
         vectors = encoder.encode(sentences, batch_size=args.batch_size, normalize=args.normalize)
         write_vectors(args.output, sentences, vectors)
     except (ValueError, OSError, TypeError) as err:

@@ -95,3 +95,15 @@ class ZooGenerationMixin(GenerationMixin):
             positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
             inputs["position_ids"] = positions[:, -inputs["input_ids"].shape[1]:]
         return inputs
+
+
+def write_tokenizer_config(folder, tokenizer_class: str = "BertTokenizer", **fields) -> None:
+    """`tokenizer_config.json` so that `AutoTokenizer.from_pretrained(folder)` builds the tokenizer that matches
+    the folder's vocab.txt ("BertTokenizer": the bert4keras char tokenizer; "WoBertTokenizer" after
+    `import wobert`: jieba words, as the SPACES generator)."""
+    import json
+    from pathlib import Path
+
+    config = {"tokenizer_class": tokenizer_class, "do_lower_case": True, **fields}
+    path = Path(folder) / "tokenizer_config.json"
+    path.write_text(json.dumps(config, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
