@@ -124,7 +124,7 @@ def test_zoo_generate_accepts_max_length_generation_config_and_return_dict_in_ge
 @pytest.mark.parametrize("options, message", [
     ({"streamer": object()}, r"zoo\.generation\.stream"),
     ({"output_scores": True}, "GenerateOutput.scores"),
-    ({"max_length": 3}, "max_new_tokens"),
+    ({"max_length": 3}, "counts the prompt"),
     ({"max_length": 10, "max_new_tokens": 2}, "not both"),
     ({"generation_config": GenerationConfig(num_beam_groups=2, num_beams=4, diversity_penalty=1.0)},
      r"model\.generate"),
@@ -133,3 +133,24 @@ def test_zoo_generate_refuses_what_it_cannot_do_and_says_what_to_use(options, me
     model = tiny()
     with pytest.raises(ValueError, match=message):
         zoo.generate(model, torch.tensor([[2, 8, 9, 11]]), **options)
+
+
+def test_hf_generate_streams_the_tokens_it_returns():
+    from transformers.generation.streamers import BaseStreamer
+
+    class Collect(BaseStreamer):
+        def __init__(self):
+            self.chunks, self.ended = [], False
+
+        def put(self, value):
+            self.chunks.append(value.reshape(-1).tolist())
+
+        def end(self):
+            self.ended = True
+
+    model = tiny(**GPT2_LIKE)
+    ids = torch.tensor([[2, 8, 9]])
+    streamer = Collect()
+    out = model.generate(ids, max_new_tokens=5, do_sample=False, streamer=streamer)
+    assert streamer.ended and streamer.chunks[0] == [2, 8, 9]
+    assert [t for chunk in streamer.chunks[1:] for t in chunk] == out[0, 3:].tolist()

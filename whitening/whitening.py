@@ -172,7 +172,8 @@ class Whitening(nn.Module):
         if self._stale:
             self.finalize()
         if self.kernel is None:
-            raise ValueError("Whitening is not fitted: call fit() or partial_fit() first, or Whitening.from_pretrained(folder)")
+            raise ValueError("Whitening is not fitted: call fit() or partial_fit() first, "
+                             "or Whitening.from_pretrained(folder)")
         is_numpy = not isinstance(x, torch.Tensor)
         t = torch.as_tensor(np.asarray(x)) if is_numpy else x
         if not t.is_floating_point():
