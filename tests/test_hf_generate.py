@@ -99,6 +99,8 @@ def test_hf_generate_refuses_unilm_and_points_to_zoo_generate():
     ids = torch.tensor([[2, 8, 9]])
     with pytest.raises(ValueError, match=r"zoo\.generate"):
         model.generate(ids, max_new_tokens=3)
+    with pytest.raises(ValueError, match=r"zoo\.generate"):
+        GenerationMixin.generate(model, ids, max_new_tokens=3)
     with pytest.raises(ValueError, match="causal"):
         tiny("bidirectional").generate(ids, max_new_tokens=3)
     assert zoo.generate(model, ids, token_type_ids=torch.zeros_like(ids), max_new_tokens=3).shape == (1, 3)
@@ -154,3 +156,15 @@ def test_hf_generate_streams_the_tokens_it_returns():
     out = model.generate(ids, max_new_tokens=5, do_sample=False, streamer=streamer)
     assert streamer.ended and streamer.chunks[0] == [2, 8, 9]
     assert [t for chunk in streamer.chunks[1:] for t in chunk] == out[0, 3:].tolist()
+
+
+def test_text_generation_pipeline_on_the_shipped_dialog_folder_by_path():
+    from conftest import REPO
+    from transformers import pipeline
+
+    generator = pipeline("text-generation", model=str(REPO / "dialog" / "models" / "default"))
+    assert isinstance(generator.model, zoo.ZooForLM)
+    got = generator("你好", max_new_tokens=8, do_sample=False, return_full_text=False,
+                    add_special_tokens=False)[0]["generated_text"]
+    ids = generator.tokenizer("你好", add_special_tokens=False, return_tensors="pt")["input_ids"]
+    assert got == generator.tokenizer.decode(zoo.generate(generator.model, ids, max_new_tokens=8)[0])

@@ -74,6 +74,10 @@ class ZooGenerationMixin(GenerationMixin):
     def generate(self, inputs=None, *args, **kwargs):
         """transformers' `GenerationMixin.generate` (returns prompt + new tokens). Our faster engine, with
         bert4keras-exact beams and UniLM support, is `zoo.generate(model, input_ids, ...)` (new tokens only)."""
+        self._check_hf_generation()
+        return super().generate(inputs, *args, **kwargs)
+
+    def _check_hf_generation(self) -> None:
         attention = self.config.attention
         if attention != "causal":
             raise ValueError(
@@ -83,10 +87,10 @@ class ZooGenerationMixin(GenerationMixin):
                 if attention == "unilm" else
                 f"transformers' generate() needs a causal LM; this model's attention is {attention!r}"
             )
-        return super().generate(inputs, *args, **kwargs)
 
     def prepare_inputs_for_generation(self, input_ids, next_sequence_length=None, cache=None, attention_mask=None,
                                       **kwargs):
+        self._check_hf_generation()  # also when GenerationMixin.generate is called unbound
         inputs = super().prepare_inputs_for_generation(
             input_ids, next_sequence_length=next_sequence_length, cache=cache, attention_mask=attention_mask,
             **kwargs)
