@@ -71,7 +71,7 @@ def _hf_config(config, family: str, lm: bool):
     return OpenAIGPTConfig(afn=_OPENAI_ACT[c.hidden_act], **common)
 
 
-def _hf_class(family: str, lm: bool, config):
+def _hf_class(family: str, lm: bool):
     import transformers as t
 
     names = {"bert": ("BertModel", "BertForMaskedLM"), "roberta": ("RobertaModel", "RobertaForMaskedLM"),
@@ -156,7 +156,7 @@ def vanilla_model(model):
     config = _hf_config(model.config, family, lm)
     if config is None:
         return None
-    cls = _hf_class(family, lm, config)
+    cls = _hf_class(family, lm)
     kwargs = {"add_pooling_layer": bool(model.config.add_pooler)} if family in ("bert", "roberta") and not lm else {}
     hf = cls(config, **kwargs)
     prefix = (hf.base_model_prefix + ".") if lm else ""
