@@ -73,6 +73,25 @@ class ChatBot:
         model = zoo.from_pretrained(folder, head="lm", attention="causal", device=device)
         return cls(model, tokenizer, family, {**config.get("preset", {}), **preset})
 
+    def save_pretrained(self, folder: str | Path) -> None:
+        """Write a folder that `from_pretrained` reads back: the model (standard GPT layout when it is one, see
+        `zoo.portable`), vocab.txt, tokenizer_config.json (for AutoTokenizer) and dialog_config.json (family and
+        decoding preset)."""
+        from zoo.hf_compat import write_tokenizer_config
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.model.save_pretrained(folder)
+        vocab = self.tokenizer.vocab
+        tokens = {i: t for t, i in vocab.items()}
+        (folder / "vocab.txt").write_text("".join(tokens.get(i, f"[unused_{i}]") + "\n"
+                                                  for i in range(max(tokens) + 1)), encoding="utf-8")
+        speakers = [t for t in ("[speaker1]", "[speaker2]") if t in vocab]
+        write_tokenizer_config(folder, model_max_length=self.max_length,
+                               **({"extra_special_tokens": speakers} if speakers else {}))
+        config = {"family": self.family, "preset": self.preset}
+        (folder / DIALOG_CONFIG).write_text(json.dumps(config, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
     def _model_max_length(self) -> int:
         cfg = self.model.config
         if cfg.position_embedding_type == "absolute":

@@ -70,7 +70,10 @@ class Solver:
         """Load a model folder (config.json, weights, vocab.txt, optional mathwp.json); None: the shipped default."""
         import zoo
 
-        folder = Path(path) if path is not None else DEFAULT_MODEL
+        from zoo.loading import resolve_folder
+
+        folder = resolve_folder(path, patterns=["*.json", "*.txt", "*.safetensors"]) if path is not None \
+            else DEFAULT_MODEL
         if not (folder / "vocab.txt").is_file():
             raise FileNotFoundError(f"{folder} is not a mathwp model folder (no vocab.txt)")
         settings = {}
@@ -87,6 +90,13 @@ class Solver:
         folder = Path(folder)
         self.model.save_pretrained(str(folder))
         save_vocab(self.tokenizer.vocab, folder / "vocab.txt")
+        from zoo.hf_compat import write_tokenizer_config
+
+        from .seq2seq import MAX_NUMBERS
+
+        placeholders = [f"[n{i}]" for i in range(MAX_NUMBERS)]
+        write_tokenizer_config(folder, model_max_length=self.maxlen,
+                               **({"extra_special_tokens": placeholders} if self.number_placeholders else {}))
         settings = {"maxlen": self.maxlen, "max_new_tokens": self.max_new_tokens,
                     "number_placeholders": self.number_placeholders}  # fmt: skip
         (folder / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")

@@ -120,9 +120,15 @@ class Summarizer:
                 self.encoder.save_pretrained(folder / "encoder")
                 save_vocab(self.encoder_tokenizer.vocab, folder / "encoder" / "vocab.txt")
                 spec["encoder"] = "encoder"
+        from zoo.hf_compat import write_tokenizer_config
+
+        tokenizer_fields = {"model_max_length": self.options["max_source_tokens"]}
         if user_dict:
             (folder / "user_dict.txt").write_bytes(Path(user_dict).read_bytes())
             spec["user_dict"] = "user_dict.txt"
+            (folder / "generator" / "jieba_user_dict.txt").write_bytes(Path(user_dict).read_bytes())
+            tokenizer_fields["user_dict_file"] = "jieba_user_dict.txt"
+        write_tokenizer_config(folder / "generator", "WoBertTokenizer", **tokenizer_fields)
         (folder / PIPELINE_FILE).write_text(json.dumps(spec, ensure_ascii=False, indent=2), encoding="utf-8")
 
     # ------------------------------------------------------------------ stages

@@ -24,7 +24,7 @@ def default_encoder_path() -> Path:
 
 def default_whitening() -> Whitening:
     """The shipped k=256 whitening for all-MiniLM-L6-v2 with mean pooling."""
-    return Whitening.load(DEFAULT_WHITENING)
+    return Whitening.from_pretrained(DEFAULT_WHITENING)
 
 
 def default_model() -> str | None:

@@ -19,6 +19,7 @@ from whitening.whitening import Whitening
 
 POOLINGS = ("cls", "pooler", "mean", "last-avg", "first-last-avg", "max")
 DEFAULT_POOLING = "first-last-avg"
+ENCODER_CONFIG = "encoder_config.json"
 
 
 def _masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -97,7 +98,7 @@ class SentenceEncoder:
             from zoo.loading import resolve_folder
 
             folder = resolve_folder(name_or_path)
-            self.model = zoo.from_pretrained(folder)
+            self.model = zoo.from_pretrained(folder, head=None)
         if tokenizer is None:
             from transformers import AutoTokenizer
 
@@ -113,11 +114,49 @@ class SentenceEncoder:
         if self.max_length < 2:
             raise ValueError(f"max_length must be >= 2 (room for [CLS] and [SEP]), got {self.max_length}")
         if isinstance(whitening, (str, os.PathLike)):
-            whitening = Whitening.load(whitening)
+            whitening = Whitening.from_pretrained(whitening)
         self.whitening = whitening
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model.to(self.device)
         self.num_truncated = 0
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | os.PathLike, **overrides: Any) -> SentenceEncoder:
+        """Load a folder written by `save_pretrained` (pooling, max_length and whitening come back), or any
+        encoder folder / hub id the constructor takes; keyword arguments override the saved settings."""
+        from zoo.loading import resolve_folder
+
+        folder = resolve_folder(name_or_path)
+        settings: dict[str, Any] = {}
+        if (folder / ENCODER_CONFIG).is_file():
+            saved = json.loads((folder / ENCODER_CONFIG).read_text(encoding="utf-8"))
+            settings = {"pooling": saved.get("pooling"), "max_length": saved.get("max_length")}
+            if saved.get("whitening"):
+                settings["whitening"] = folder / saved["whitening"]
+        return cls(folder, **{**settings, **overrides})
+
+    def save_pretrained(self, folder: str | os.PathLike) -> None:
+        """Write the encoder (standard BERT layout when it is one), its tokenizer, the whitening (``whitening/``)
+        and ``encoder_config.json`` (pooling, max_length), loadable by `from_pretrained`."""
+        from zoo.hf_compat import write_tokenizer_config
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.model.save_pretrained(folder)
+        if hasattr(self.tokenizer, "save_pretrained"):
+            self.tokenizer.save_pretrained(folder)
+        elif hasattr(self.tokenizer, "vocab"):  # a bert4keras-style tokenizer: its vocab as a BERT tokenizer
+            tokens = {i: t for t, i in self.tokenizer.vocab.items()}
+            (folder / "vocab.txt").write_text("".join(tokens.get(i, f"[unused_{i}]") + "\n"
+                                                      for i in range(max(tokens) + 1)), encoding="utf-8")
+            write_tokenizer_config(folder, model_max_length=self.max_length)
+        else:
+            raise ValueError(f"cannot save a tokenizer of type {type(self.tokenizer).__name__}")
+        config = {"pooling": self.pooling, "max_length": self.max_length, "whitening": None}
+        if self.whitening is not None:
+            self.whitening.save_pretrained(folder / "whitening")
+            config["whitening"] = "whitening"
+        (folder / ENCODER_CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
 
     def _default_max_length(self) -> int:
         limits = [512, getattr(self.model.config, "max_position_embeddings", 512)]

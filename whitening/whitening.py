@@ -172,7 +172,8 @@ class Whitening(nn.Module):
         if self._stale:
             self.finalize()
         if self.kernel is None:
-            raise ValueError("Whitening is not fitted: call fit() or partial_fit() first, or Whitening.load(folder)")
+            raise ValueError("Whitening is not fitted: call fit() or partial_fit() first, "
+                             "or Whitening.from_pretrained(folder)")
         is_numpy = not isinstance(x, torch.Tensor)
         t = torch.as_tensor(np.asarray(x)) if is_numpy else x
         if not t.is_floating_point():
@@ -207,10 +208,19 @@ class Whitening(nn.Module):
 
     # ------------------------------------------------------------------------------------------ persistence
     def save(self, path: str | Path, *args: Any, **kwargs: Any) -> None:
+        """`save_pretrained` under the name sentence-transformers calls (`module.save(path, ...)`; extra
+        arguments are ignored)."""
+        self.save_pretrained(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Whitening:
+        """`from_pretrained` under the name (and single-argument signature) sentence-transformers calls."""
+        return cls.from_pretrained(path)
+
+    def save_pretrained(self, path: str | Path) -> None:
         """Write `whitening.safetensors` (float64 mean, kernel, singular values, scatter) and a JSON config.
 
-        The scatter matrix is kept so a loaded whitening can continue `partial_fit`. Extra arguments are accepted
-        and ignored for sentence-transformers' `module.save(path, safe_serialization=...)`.
+        The scatter matrix is kept so a loaded whitening can continue `partial_fit`.
         """
         if self._stale:
             self.finalize()
@@ -236,8 +246,8 @@ class Whitening(nn.Module):
         (folder / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
 
     @classmethod
-    def load(cls, path: str | Path) -> Whitening:
-        """Load a folder written by `save` (single-argument signature, as sentence-transformers expects)."""
+    def from_pretrained(cls, path: str | Path) -> Whitening:
+        """Load a folder written by `save_pretrained`."""
         folder = Path(path)
         if not (folder / CONFIG_NAME).is_file() or not (folder / WEIGHTS_NAME).is_file():
             raise FileNotFoundError(f"{folder} does not contain {CONFIG_NAME} and {WEIGHTS_NAME}")
@@ -258,3 +268,23 @@ class Whitening(nn.Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, n_components={self.n_components}, n_samples={self.n_samples}"
+
+
+def load_sentence_transformer(path: str | Path, **kwargs: Any):
+    """`SentenceTransformer(path)` for a folder whose modules include `Whitening`.
+
+    sentence-transformers >= 6 imports a module class from outside its own package only with
+    `trust_remote_code=True`, even from a local folder. Here no remote code is involved: the folder's
+    `modules.json` is checked to name only sentence-transformers' classes and this package's `Whitening`
+    (imported from the installed package), and then it is loaded with that flag."""
+    from sentence_transformers import SentenceTransformer
+
+    folder = Path(path)
+    modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+    allowed = (f"{Whitening.__module__}.{Whitening.__qualname__}", "whitening.Whitening")
+    foreign = [m["type"] for m in modules
+               if not m["type"].startswith("sentence_transformers.") and m["type"] not in allowed]
+    if foreign:
+        raise ValueError(f"{folder} has modules from other packages {foreign}; load it with "
+                         "SentenceTransformer(path, trust_remote_code=True) only if you trust them")
+    return SentenceTransformer(str(folder), trust_remote_code=True, **kwargs)

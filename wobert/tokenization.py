@@ -49,6 +49,7 @@ class WoBertTokenizer(PreTrainedTokenizer):
                  **kwargs):
         if not vocab_file or not os.path.isfile(vocab_file):
             raise ValueError(f"WoBERT vocab file not found: {vocab_file!r}")
+        self._memo = _Memo()
         self.vocab = load_vocab(vocab_file)
         self.ids_to_tokens_map = {i: t for t, i in self.vocab.items()}
         self.user_dict_file = user_dict_file
@@ -59,6 +60,32 @@ class WoBertTokenizer(PreTrainedTokenizer):
         super().__init__(do_lower_case=do_lower_case, user_dict_file=user_dict_file, unk_token=unk_token,
                          sep_token=sep_token, pad_token=pad_token, cls_token=cls_token, mask_token=mask_token,
                          **kwargs)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        """transformers' loader, with hub ids resolved by `zoo.loading.resolve_folder`: one attempt, then one
+        clear error that says how to download (instead of transformers' retries and a missing vocab file)."""
+        if isinstance(pretrained_model_name_or_path, (str, os.PathLike)) and not os.path.isfile(
+                pretrained_model_name_or_path):
+            from zoo.loading import resolve_folder
+
+            folder = resolve_folder(pretrained_model_name_or_path, revision=kwargs.get("revision"),
+                                    cache_dir=kwargs.get("cache_dir"), patterns=["*.txt", "*.json"],
+                                    what="tokenizer")
+            if not (folder / VOCAB_FILES_NAMES["vocab_file"]).is_file():
+                raise ValueError(f"no {VOCAB_FILES_NAMES['vocab_file']} in {folder}: not a WoBERT tokenizer folder")
+            pretrained_model_name_or_path = folder
+        return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+
+    # ---- pickling (datasets.map with num_proc, deepcopy, datasets' fingerprint) ----
+    def __getstate__(self) -> dict:
+        """The state without lookup caches; the segmenter pickles as its user dictionaries and is rebuilt on
+        unpickling. (datasets hashes ``__dict__`` directly: the caches live in a ``_Memo`` that hashes empty.)"""
+        return {k: v for k, v in self.__dict__.items() if k != "_memo"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._memo = _Memo()
 
     # ---- vocabulary ----
     @property
@@ -146,20 +173,21 @@ class WoBertTokenizer(PreTrainedTokenizer):
 
     def _added_pattern(self) -> re.Pattern | None:
         """A regex splitting text around added/special tokens (C speed, unlike HF's Python trie)."""
+        memo = self._memo
         key = (id(self._added_tokens_encoder), len(self._added_tokens_encoder))
-        if getattr(self, "_added_key", None) != key:
-            self._added_key = key
+        if memo.get("key") != key:
             added = sorted(self._added_tokens_encoder, key=lambda t: (-len(t), t))
-            self._added_re = re.compile("(%s)" % "|".join(map(re.escape, added))) if added else None
-            self._token_ids = {**self.vocab, **self._added_tokens_encoder}
-        return self._added_re
+            memo["key"] = key
+            memo["pattern"] = re.compile("(%s)" % "|".join(map(re.escape, added))) if added else None
+            memo["token_ids"] = {**self.vocab, **self._added_tokens_encoder}
+        return memo["pattern"]
 
     # ---- HF encoding with offsets ----
     def _ids_and_offsets(self, text, split_special_tokens, offsets: bool = True):
         """``[ids, spans]`` (spans None without offsets) for one text."""
         tokens, spans = self._spans(text, split_special_tokens, offsets)
-        self._added_pattern()  # refreshes self._token_ids
-        return [list(map(self._token_ids.get, tokens, repeat(self.core.unk_id))), spans]
+        self._added_pattern()  # refreshes the token -> id table
+        return [list(map(self._memo["token_ids"].get, tokens, repeat(self.core.unk_id))), spans]
 
     def _truncate(self, first, second, budget: int, strategy: TruncationStrategy) -> None:
         """bert4keras truncation: pop from the longer sequence (first on ties) at the truncation side."""
@@ -276,6 +304,14 @@ class WoBertTokenizer(PreTrainedTokenizer):
         ):
             return [t[0] for t in text], [t[1] for t in text], True
         return None, None, None
+
+
+class _Memo(dict):
+    """Lookup caches of one tokenizer; pickled (and hashed) as an empty memo, so using a tokenizer never changes
+    its pickle or its datasets fingerprint."""
+
+    def __reduce__(self):
+        return _Memo, ()
 
 
 def _pad_offsets(offsets: list[tuple[int, int]], length: int, side: str) -> list[tuple[int, int]]:

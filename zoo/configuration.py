@@ -108,6 +108,12 @@ class ZooConfig(PretrainedConfig):
             if not ok:
                 raise ValueError(message)
 
+    def to_dict(self) -> dict:
+        """As transformers', plus `zoo_requires`: model_type "zoo" needs this package, and the config says so."""
+        from .portable import REQUIRES
+
+        return {**super().to_dict(), "zoo_requires": REQUIRES}
+
     @property
     def head_size(self) -> int:
         return self.hidden_size // self.num_attention_heads

@@ -557,16 +557,62 @@ def _pack(dec: _Decoder, hypotheses: list[tuple[list[int], float]]) -> GenerateO
     return GenerateOutput(seqs, scores, lengths)
 
 
+# the GenerationConfig fields zoo.generate understands under the same name
+_HF_FIELDS = ("max_new_tokens", "min_new_tokens", "eos_token_id", "pad_token_id", "num_beams", "do_sample",
+              "temperature", "top_k", "top_p", "repetition_penalty", "no_repeat_ngram_size", "num_return_sequences",
+              "length_penalty")
+_HF_IGNORED = {"transformers_version", "output_attentions", "output_hidden_states", "use_cache", "bos_token_id",
+               "return_dict_in_generate", "output_scores", "output_logits"}
+
+
+def _accept_hf_names(input_ids, options: dict) -> dict:
+    """The names transformers' generate() users type: `generation_config` (its fields, explicit options win),
+    `max_length` (prompt + new tokens), `return_dict_in_generate` (= return_dict); `streamer` and `output_scores`
+    are refused with what to use instead."""
+    options = dict(options)
+    config = options.pop("generation_config", None)
+    if config is not None:
+        given = {k: v for k, v in vars(config).items() if not k.startswith("_") and v is not None and v is not False}
+        unsupported = sorted(set(given) - set(_HF_FIELDS) - _HF_IGNORED - {"max_length"})
+        if unsupported:
+            raise ValueError(f"generation_config sets {unsupported}, which zoo.generate does not support; "
+                             "use model.generate(...) (transformers' generate) for those")
+        for key in (*_HF_FIELDS, "max_length"):
+            if key in given:
+                options.setdefault(key, given[key])
+    if options.pop("streamer", None) is not None:
+        raise ValueError("zoo.generate takes no streamer: iterate zoo.generation.stream(model, input_ids, ...) for "
+                         "tokens as they are made, or use model.generate(..., streamer=...) (transformers' generate)")
+    if options.pop("output_scores", False):
+        raise ValueError("zoo.generate has no per-step scores: return_dict=True gives each sequence's total "
+                         "log-probability (GenerateOutput.scores); use model.generate(..., output_scores=True) "
+                         "(transformers' generate) for per-step scores")
+    if "return_dict_in_generate" in options:
+        options.setdefault("return_dict", bool(options.pop("return_dict_in_generate")))
+    max_length = options.pop("max_length", None)
+    if max_length is not None:
+        if "max_new_tokens" in options:
+            raise ValueError("pass max_new_tokens or max_length (prompt + new tokens), not both")
+        prompt = input_ids.shape[-1] if input_ids.dim() else 0
+        if not isinstance(max_length, int) or max_length <= prompt:
+            raise ValueError(f"max_length ({max_length!r}) counts the prompt too and must exceed its length {prompt}; "
+                             "prefer max_new_tokens")
+        options["max_new_tokens"] = max_length - prompt
+    return options
+
+
 # ------------------------------------------------------------------------------------------- entry points
 
 
 @torch.no_grad()
 def generate(model, input_ids, token_type_ids=None, attention_mask=None, **options):
-    """Decode new tokens after `input_ids` (see the module docstring and `GenerateOptions` for options).
+    """Decode new tokens after `input_ids` (see the module docstring and `GenerateOptions` for options; the
+    transformers names `max_length`, `generation_config` and `return_dict_in_generate` are accepted too).
 
     Returns a LongTensor [batch * num_return_sequences, T] of new tokens (eos included where a row ended, then
     pad_token_id), or a `GenerateOutput` with `return_dict=True`.
     """
+    options = _accept_hf_names(input_ids, options)
     opts = GenerateOptions.parse(model, options)
     dec = _Decoder(model, input_ids, token_type_ids, attention_mask, opts)
     if opts.num_beams > 1 and opts.beam_algorithm == "bert4keras":

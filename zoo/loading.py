@@ -20,10 +20,14 @@ from safetensors.torch import load_file
 
 from .configuration import ZooConfig
 from .modeling import ZooForLM, ZooModel
+from .portable import saved_head
 
 logger = logging.getLogger(__name__)
 
 WEIGHT_PATTERNS = ["*.json", "*.txt", "*.model", "*.safetensors"]
+
+
+_SAVED = object()  # from_pretrained's head when not given: the head the folder was saved with
 
 
 class CheckpointError(ValueError):
@@ -33,31 +37,73 @@ class CheckpointError(ValueError):
 # ----------------------------------------------------------------------------------------------- files
 
 
-def resolve_folder(name_or_path: str | os.PathLike, revision: str | None = None, cache_dir=None) -> Path:
-    """A local folder as is; otherwise a hub id fetched through the Hugging Face cache (offline: cache only)."""
+def looks_like_path(name: str) -> bool:
+    """Whether `name` is written as a filesystem path (./x, ../x, /x, ~/x, C:\\x, a trailing slash) rather
+    than a hub id; such a name is never sent to the hub."""
+    return (name in (".", "..") or name.startswith(("./", "../", "/", "~", ".\\", "..\\")) or "\\" in name
+            or name.endswith("/") or os.path.isabs(name) or name.count("/") > 1)
+
+
+def _hub_error(name: str, err: Exception, what: str) -> CheckpointError:
+    """One message for a hub id that could not be fetched, saying how to get it."""
+    from huggingface_hub import constants
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
+
+    download = (f"On a machine with network access run `hf download {name}` (it fills the Hugging Face cache, "
+                f"~/.cache/huggingface/hub, which you can copy here) or `hf download {name} --local-dir <folder>` "
+                "and pass that folder")
+    if isinstance(err, GatedRepoError) or isinstance(getattr(err, "__cause__", None), GatedRepoError):
+        reason = "it is gated or private: accept its terms on the hub and log in with `hf auth login`"
+    elif isinstance(err, RevisionNotFoundError):
+        reason = "the requested revision does not exist"
+    elif isinstance(err, RepositoryNotFoundError):
+        reason = "no such repository on the hub (or it is private: log in with `hf auth login`)"
+    elif constants.HF_HUB_OFFLINE:
+        reason = "HF_HUB_OFFLINE is set and it is not in the local Hugging Face cache"
+    else:
+        reason = f"the hub could not be reached and it is not cached ({type(err).__name__})"
+    return CheckpointError(f"{what} {name!r} is not a local folder and could not be loaded from the Hugging Face "
+                           f"hub: {reason}. {download}.")
+
+
+def resolve_folder(name_or_path: str | os.PathLike, revision: str | None = None, cache_dir=None,
+                   patterns=None, what: str = "model") -> Path:
+    """A local folder as is; otherwise a hub id (`name` or `owner/name`) fetched once through the Hugging Face
+    cache (offline: the cache only). A name written as a path is a path. No retries: a hub that is offline or
+    unreachable gives one CheckpointError that says how to download the files.
+
+    patterns: the files to fetch (default: configs, vocabularies and safetensors weights, then `.bin` weights
+    when a repository has no safetensors)."""
     path = Path(name_or_path).expanduser()
     if path.is_dir():
         return path
     if path.exists():
         raise CheckpointError(f"{str(name_or_path)!r} is a file; pass the folder that holds config.json and the weights")
     name = str(name_or_path)
-    if not re.fullmatch(r"[\w.-]+/[\w.-]+", name):
-        raise CheckpointError(f"{name!r} is neither an existing folder nor a hub id of the form 'owner/name'")
+    if isinstance(name_or_path, os.PathLike) or looks_like_path(name):
+        raise CheckpointError(f"folder not found: {name!r} (resolved to {path.resolve()})")
     from huggingface_hub import snapshot_download
-
-    def fetch(patterns):
-        return Path(snapshot_download(name, revision=revision, cache_dir=cache_dir, allow_patterns=patterns))
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
 
     try:
-        folder = fetch(WEIGHT_PATTERNS)
-        if not list(folder.glob("*.safetensors")):
-            folder = fetch(WEIGHT_PATTERNS + ["*.bin"])
+        validate_repo_id(name)
+    except HFValidationError:
+        raise CheckpointError(f"{name!r} is neither an existing folder nor a valid hub id ('name' or "
+                              "'owner/name': letters, digits, '-', '_', '.')") from None
+
+    def fetch(allow):
+        return Path(snapshot_download(name, revision=revision, cache_dir=cache_dir, allow_patterns=allow))
+
+    try:
+        folder = fetch(patterns or WEIGHT_PATTERNS)
     except Exception as err:  # huggingface_hub raises several unrelated types for "not available"
-        raise CheckpointError(
-            f"model {name!r} is not a local folder and could not be fetched from the Hugging Face hub "
-            f"({type(err).__name__}: {err}). On a machine with network access run `hf download {name} "
-            f"--local-dir <folder>` (or let it fill the HF cache) and pass that folder, or unset HF_HUB_OFFLINE."
-        ) from None
+        raise _hub_error(name, err, what) from None
+    if patterns is None and not list(folder.glob("*.safetensors")):
+        try:
+            folder = fetch(WEIGHT_PATTERNS + ["*.bin"])
+        except Exception as err:
+            raise _hub_error(name, err, what) from None
     return folder
 
 
@@ -334,7 +380,7 @@ def apply_vocab_changes(state: dict, keep_tokens=None, compound_tokens=None) -> 
 
 def from_pretrained(
     name_or_path: str | os.PathLike,
-    head: str | None = None,
+    head: str | None = _SAVED,
     *,
     attention: str | None = None,
     residual_attention: bool | None = None,
@@ -353,10 +399,14 @@ def from_pretrained(
     Keras HDF5 `.weights` file next to its config (see `zoo.bert4keras_io`).
 
     head: None -> `ZooModel` (encoder + pooler), "mlm" or "lm" -> `ZooForLM` (tied LM head; for BERT-family
-    checkpoints this is the MLM head, which bert4keras also uses for LM and UniLM models).
+    checkpoints this is the MLM head, which bert4keras also uses for LM and UniLM models). Not given: what the
+    folder was saved as by zoo (an LM saved with its head comes back with it), else the encoder.
     attention: "bidirectional" | "causal" | "unilm" overrides the checkpoint's pattern, e.g. a plain BERT becomes a
     UniLM Seq2Seq model. residual_attention: RealFormer. Other keyword arguments override config fields.
     """
+    saved = head is _SAVED
+    if saved:
+        head = None  # the folder's config decides below
     if head not in (None, "mlm", "lm"):
         raise ValueError(f"head must be None, 'mlm' or 'lm', got {head!r}")
     from .bert4keras_io import read_original  # TF checkpoints and bert4keras .weights files of the originals
@@ -368,6 +418,8 @@ def from_pretrained(
     else:
         folder = resolve_folder(name_or_path, revision=revision, cache_dir=cache_dir)
         raw, weights = read_config(folder), load_weights(folder)
+    if saved:
+        head = saved_head(raw)
     config, state = convert_checkpoint(raw, weights)
 
     unknown = sorted(k[len("unknown:"):] for k in state if k.startswith("unknown:"))

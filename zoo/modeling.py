@@ -20,6 +20,7 @@ from transformers.utils import ModelOutput
 from . import masks
 from .cache import KVCache
 from .configuration import ZooConfig
+from .hf_compat import ZooGenerationMixin, as_zoo_cache, lm_loss
 
 ACT2FN = {
     "gelu": F.gelu,
@@ -223,6 +224,7 @@ class ZooModelOutput(_CacheAlias, ModelOutput):
 
 @dataclass
 class ZooLMOutput(_CacheAlias, ModelOutput):
+    loss: torch.Tensor | None = None
     logits: torch.Tensor | None = None
     head_hidden_state: torch.Tensor | None = None
     last_hidden_state: torch.Tensor | None = None
@@ -236,6 +238,15 @@ class ZooPreTrainedModel(PreTrainedModel):
     base_model_prefix = "zoo"
     supports_gradient_checkpointing = False
     _no_split_modules = ["Layer"]
+
+    def save_pretrained(self, save_directory, *args, portable: bool = True, **kwargs):
+        """transformers' save; a plain BERT/RoBERTa/GPT-2/OpenAI-GPT is written in that standard layout so that
+        vanilla transformers loads it (`portable=False` keeps model_type "zoo"). See `zoo.portable`."""
+        from .portable import save_portable
+
+        if portable and not args and save_portable(self, save_directory, **kwargs):
+            return None
+        return super().save_pretrained(save_directory, *args, **kwargs)
 
     @torch.no_grad()
     def _init_weights(self, module):
@@ -387,9 +398,11 @@ class ZooModel(ZooPreTrainedModel):
         )
 
 
-class ZooForLM(ZooPreTrainedModel):
+class ZooForLM(ZooPreTrainedModel, ZooGenerationMixin):
     """ZooModel plus the tied LM head: BERT's MLM head (also what bert4keras uses for LM and UniLM models)
-    or GPT's bare projection. Output: logits, head_hidden_state (the MLM-transform output), ..."""
+    or GPT's bare projection. Output: loss (with labels), logits, head_hidden_state (the MLM-transform output), ...
+
+    `generate` is transformers' (causal models); `zoo.generate(model, ...)` is the faster engine."""
 
     def __init__(self, config: ZooConfig):
         super().__init__(config)
@@ -404,13 +417,27 @@ class ZooForLM(ZooPreTrainedModel):
         self.zoo.embeddings.word_embeddings = value
 
     def forward(self, input_ids, token_type_ids=None, attention_mask=None, logits_to_keep: int = 0,
-                logits_mask: torch.Tensor | None = None, **kwargs) -> ZooLMOutput:
+                logits_mask: torch.Tensor | None = None, labels: torch.Tensor | None = None,
+                return_dict: bool | None = None, cache=None, past_key_values=None, num_items_in_batch=None,
+                **kwargs) -> ZooLMOutput | tuple:
         """logits_to_keep > 0 computes the head only for the last that many positions (decoding needs one).
 
         ``logits_mask`` (bool [batch, length]) computes the vocabulary projection only where it is True and
         returns those rows packed as ``logits[n, vocab]`` in row-major order: a seq2seq loss over a short target
-        then skips the (dominant) projection of every source position. ``head_hidden_state`` stays full."""
-        out = self.zoo(input_ids, token_type_ids=token_type_ids, attention_mask=attention_mask, **kwargs)
+        then skips the (dominant) projection of every source position. ``head_hidden_state`` stays full.
+
+        ``labels`` ([batch, length], -100 = ignored) add ``loss``: masked LM for bidirectional models, the shifted
+        next-token loss for causal ones, and for UniLM the shifted loss over the target segment (token type 1).
+        ``return_dict=False`` returns the non-None fields as a tuple (loss first). ``cache`` may be our KVCache or
+        a transformers Cache (what HF's generate passes)."""
+        if labels is not None and (logits_to_keep > 0 or logits_mask is not None):
+            raise ValueError("labels need the logits of every position: drop logits_to_keep / logits_mask")
+        if cache is not None and past_key_values is not None and cache is not past_key_values:
+            raise ValueError("pass the cache once, as cache= (or its older name past_key_values=)")
+        given = cache if cache is not None else past_key_values
+        zoo_cache = as_zoo_cache(given)
+        out = self.zoo(input_ids, token_type_ids=token_type_ids, attention_mask=attention_mask, cache=zoo_cache,
+                       **kwargs)
         hidden = out.last_hidden_state if logits_to_keep <= 0 else out.last_hidden_state[:, -logits_to_keep:]
         transformed = self.head.transform(hidden)
         if logits_mask is not None:
@@ -420,17 +447,18 @@ class ZooForLM(ZooPreTrainedModel):
             projected = transformed[logits_mask.bool()]
         else:
             projected = transformed
-        return ZooLMOutput(
-            logits=self.head(projected, self.zoo.embeddings.word_embeddings.weight),
+        logits = self.head(projected, self.zoo.embeddings.word_embeddings.weight)
+        loss = None
+        if labels is not None:
+            loss = lm_loss(self.config.attention, logits, labels, token_type_ids, attention_mask,
+                           num_items_in_batch)
+        result = ZooLMOutput(
+            loss=loss,
+            logits=logits,
             head_hidden_state=transformed,
             last_hidden_state=out.last_hidden_state,
-            cache=out.cache,
+            cache=given if zoo_cache is not given else out.cache,  # a transformers Cache is handed back as given
             hidden_states=out.hidden_states,
             attentions=out.attentions,
         )
-
-    def generate(self, input_ids, **options):
-        """`zoo.generate(self, input_ids, **options)`."""
-        from .generation import generate
-
-        return generate(self, input_ids, **options)
+        return result if return_dict is None or return_dict else result.to_tuple()

@@ -92,6 +92,12 @@ class Segmenter:
         if fast and not self.hmm:
             self._rust = self._build_rust()
 
+    def __reduce__(self):
+        """Pickle (and deepcopy, and datasets' fingerprint) as the recipe, not the built state: the user
+        dictionaries and options. Unpickling rebuilds the segmenter from them (the shared default instance when
+        it fits), so worker processes get a working jieba and equal segmenters hash equally."""
+        return _rebuild_segmenter, (self.user_dicts, self.hmm, self._rust is not None)
+
     # ---- construction ----
     def _python_tokenizer(self):
         """The private python jieba Tokenizer (built on first use; it takes about a second)."""
@@ -183,6 +189,12 @@ def default_segmenter(user_dicts: Iterable[PathLike] = ()) -> Segmenter:
     if key not in _DEFAULT:
         _DEFAULT[key] = Segmenter(key)
     return _DEFAULT[key]
+
+
+def _rebuild_segmenter(user_dicts: tuple[str, ...], hmm: bool, fast: bool) -> Segmenter:
+    if fast and not hmm:
+        return default_segmenter(user_dicts)
+    return Segmenter(user_dicts, hmm=hmm, fast=fast)
 
 
 def text_segmentate(text: str, maxlen: int, seps: str = "\n", strips: str | None = None) -> list[str]:

@@ -377,6 +377,10 @@ class Tokenizer:
         out += spans[prev:]
         return tokens, out
 
+    def __getstate__(self) -> dict:
+        """Pickled without the expansion cache, so a used and an unused tokenizer pickle (and hash) alike."""
+        return {**self.__dict__, "_expansions": ({}, {}, set())}
+
     def _memo(self, words: list[str]) -> tuple[dict, dict, set]:
         """Per distinct word: its tokens and their spans inside the word; ``special`` holds the words that are not
         exactly one token spanning the whole word."""

@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         if args.fit_whitening:
             raw = encoder.encode(sentences, batch_size=args.batch_size, show_progress_bar=progress)
             whitening = Whitening(n_components=args.n_components, regularization=args.regularization).fit(raw)
-            whitening.save(args.fit_whitening)
+            whitening.save_pretrained(args.fit_whitening)
             vectors = whitening.transform(raw, normalize=args.normalize)
         else:
             vectors = encoder.encode(sentences, batch_size=args.batch_size, normalize=args.normalize,
