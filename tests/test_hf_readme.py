@@ -51,6 +51,13 @@ def local(tmp_path_factory):
     judgment = root / "judgment.txt"
     judgment.write_text("原告张三与被告李四借款合同纠纷一案，原告诉称被告借款十万元未还，请求判令被告偿还借款本金及利息。"
                         "本院认为，借款事实清楚，被告应当偿还剩余借款。", encoding="utf-8")
+    gbk = root / "texts_gbk.txt"
+    gbk.write_bytes("今天天气很好\n我想去公园玩\n".encode("gbk"))
+    from whitening.sts import read_sts
+
+    corpus = root / "corpus.txt"
+    split = read_sts(DATA / "sts_en" / "stsb_dev.tsv").head(200)
+    corpus.write_text("\n".join(split.sentences1 + split.sentences2) + "\n", encoding="utf-8")
     return {
         "hfl/chinese-roberta-wwm-ext": bert, "bert-base-chinese": bert,
         "junnyu/wobert_chinese_plus_base": wobert_folder, "thu-coai/CDial-GPT_LCCC-large": root / "cdial",
@@ -58,6 +65,11 @@ def local(tmp_path_factory):
         "DIR": REPO / "whitening" / "models" / "minilm-stsb-train",
         "PIPELINE": REPO / "summarize" / "models" / "default",
         "judgment.txt": judgment,
+        "chinese_wobert_plus_L-12_H-768_A-12": REPO / "tests" / "fixtures" / "bert4keras" / "bert_encoder",
+        "wobert-plus-hf": root / "converted",
+        "texts_gbk.txt": gbk,
+        "corpus.txt": corpus,
+        "my-whitening": root / "my-whitening",
     }
 
 
@@ -115,7 +127,7 @@ def _commands():
 
 @pytest.mark.parametrize("command", _commands())
 def test_shell_snippet_runs(command, local, tmp_path, monkeypatch):
-    from zoo.cli import main
+    from nlpzoo.cli import main
 
     monkeypatch.chdir(tmp_path)
     argv = shlex.split(substitute(command, local, quoted=False))
