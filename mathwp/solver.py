@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from .safe_math import MathEvalError, Number, format_answer, safe_eval
+from .safe_math import MathEvalError, Number, format_answer, fraction_text, safe_eval
 from .seq2seq import MAXLEN, decode_expression, load_tokenizer, mask_numbers, unmask_expression
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default"
@@ -35,12 +35,13 @@ class SolveResult:
         """JSON-ready: the value as text ("11/20", or a float's repr)."""
         d = asdict(self)
         if isinstance(self.value, Fraction):
-            d["value"] = str(self.value)
+            d["value"] = fraction_text(self.value)
         return d
 
 
 def evaluate_expression(expression: str) -> tuple[Number | None, str | None, str | None]:
-    """(value, display answer, error) of a generated expression."""
+    """(value, display answer, error) of a generated expression; never raises (`safe_eval` raises only
+    `MathEvalError`, and `format_answer` handles any value it returns)."""
     try:
         value = safe_eval(expression)
     except MathEvalError as err:
