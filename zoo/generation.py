@@ -415,13 +415,38 @@ def _finish_beams(dec, generated, beam_scores, results, pools, done) -> Generate
     return GenerateOutput(seqs, scores, lengths)
 
 
+MAX_NEW_TOKENS_UNBOUNDED = 65_536  # models without absolute positions: the KV cache is allocated up front
+
+
+def check_lengths(model, input_ids, options: dict) -> None:
+    """Refuse, before any work, a request the model cannot serve: with absolute positions the (left-padded)
+    prompt width plus ``max_new_tokens`` must fit ``max_position_embeddings``; otherwise ``max_new_tokens`` is
+    capped at ``MAX_NEW_TOKENS_UNBOUNDED``, since the cache for all of them is allocated at the start."""
+    max_new = options.get("max_new_tokens", GenerateOptions.max_new_tokens)
+    if isinstance(max_new, bool) or not isinstance(max_new, int) or not isinstance(input_ids, torch.Tensor):
+        return  # GenerateOptions / _Decoder name the type error
+    config = model.config
+    width = input_ids.shape[-1] if input_ids.dim() else 0
+    limit = getattr(config, "max_position_embeddings", None)
+    if getattr(config, "position_embedding_type", "absolute") == "absolute" and isinstance(limit, int):
+        if width + max_new > limit:
+            raise ValueError(f"prompt of {width} tokens + max_new_tokens={max_new} exceeds the model's "
+                             f"max_position_embeddings={limit}; shorten the prompt or lower max_new_tokens "
+                             f"(at most {max(limit - width, 0)} here)")
+    elif getattr(config, "position_embedding_type", "absolute") != "absolute" and max_new > MAX_NEW_TOKENS_UNBOUNDED:
+        raise ValueError(f"max_new_tokens={max_new} is over the limit of {MAX_NEW_TOKENS_UNBOUNDED} for models "
+                         "without absolute positions")
+
+
 @torch.no_grad()
 def generate(model, input_ids, token_type_ids=None, attention_mask=None, **options):
     """Decode new tokens after `input_ids` (see the module docstring and `GenerateOptions` for options).
 
     Returns a LongTensor [batch * num_return_sequences, T] of new tokens (eos included where a row ended, then
-    pad_token_id), or a `GenerateOutput` with `return_dict=True`.
+    pad_token_id), or a `GenerateOutput` with `return_dict=True`. A prompt plus ``max_new_tokens`` that does not
+    fit the model's positions is refused up front (`check_lengths`).
     """
+    check_lengths(model, input_ids, options)
     opts = GenerateOptions.parse(model, options)
     dec = _Decoder(model, input_ids, token_type_ids, attention_mask, opts)
     if opts.num_beams > 1:
@@ -434,6 +459,7 @@ def generate(model, input_ids, token_type_ids=None, attention_mask=None, **optio
 
 def stream(model, input_ids, token_type_ids=None, attention_mask=None, **options) -> Iterator[int]:
     """Yield new token ids one at a time (greedy or sampling, one input row), stopping after eos."""
+    check_lengths(model, input_ids, options)
     opts = GenerateOptions.parse(model, options)
     if opts.num_beams > 1 or opts.num_return_sequences > 1:
         raise ValueError("stream supports greedy or sampling with one sequence")
