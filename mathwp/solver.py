@@ -91,9 +91,9 @@ class Solver:
     def _encode(self, result: SolveResult) -> tuple[list[int], list[str]]:
         """Prompt ids "[CLS] question [SEP]" (truncated to maxlen with a warning) and the masked numbers."""
         question, numbers = mask_numbers(result.question) if self.number_placeholders else (result.question, [])
-        n_tokens = len(self.tokenizer.tokenize(question))
-        if n_tokens > self.maxlen:
-            msg = f"question has {n_tokens} tokens; truncated to the model limit of {self.maxlen}"
+        # with maxlen the tokenizer reads only as much of a long question as the answer needs
+        if len(self.tokenizer.tokenize(question, maxlen=self.maxlen + 1)) > self.maxlen:
+            msg = f"question has more than {self.maxlen} tokens; truncated to the model limit"
             result.warnings.append(msg)
             warnings.warn(msg, stacklevel=3)
         ids, _ = self.tokenizer.encode(question, maxlen=self.maxlen)

@@ -146,3 +146,27 @@ def test_safe_eval_matches_python_or_refuses(tree):
         return  # refusing is allowed (limits); any other exception fails the test
     assert expected is not None, f"{expr} evaluated to {got!r} where Python fails"
     assert type(got) is type(expected) and got == expected, expr
+
+
+# ---- the solver on huge questions ----
+
+
+def test_solver_reads_only_what_fits_of_a_huge_question(monkeypatch):
+    """A 1M-character question is truncated before tokenizing: only a prefix of it is ever tokenized."""
+    from mathwp import Solver
+
+    solver = Solver.from_pretrained()
+    solver.max_new_tokens = 8
+    question = "小明有3个苹果，又买了5个，现在有几个？" * 50_000
+    lengths, tokenize_spans = [], solver.tokenizer.tokenize_spans
+
+    def spy(text, *args, **kwargs):
+        lengths.append(len(text))
+        return tokenize_spans(text, *args, **kwargs)
+
+    monkeypatch.setattr(solver.tokenizer, "tokenize_spans", spy)
+    with pytest.warns(UserWarning, match="truncated"):
+        result = solver.solve(question)[0]
+    assert any("truncated" in w for w in result.warnings)
+    assert result.expression is not None
+    assert lengths and max(lengths) < 20 * solver.maxlen, max(lengths)
