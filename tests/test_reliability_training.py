@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import _train_tiny as tiny
 import pytest
 import torch
 
-import _train_tiny as tiny
 from zoo.training import Trainer, TrainingArguments, verify_checkpoint
 
 
