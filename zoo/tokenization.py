@@ -1,12 +1,12 @@
-"""The bert4keras char/WordPiece tokenizer (pinned to bert4keras 0.8.8, spec §0.1), with offsets.
+"""The bert4keras char/WordPiece tokenizer (pinned to bert4keras 0.8.8), with offsets.
 
-Behaviour that changed between bert4keras versions follows 0.8.8:
+Behaviour that changed between bert4keras versions follows 0.8.8, except for the word-length cap:
 - an unmatched WordPiece position emits that single character (``##`` if not first) and continues, so only
   that piece becomes [UNK] (HEAD emits the whole word as-is);
 - a word (after the basic split) longer than ``max_word_chars`` characters (200, bert4keras HEAD's
-  ``word_maxlen``; HF BERT uses 100) is emitted whole, so it becomes [UNK]; 0.8.8 had no limit, which made a
-  long word cost cubic time. No released vocab has a token near that length, so texts of ordinary words are
-  unaffected.
+  ``word_maxlen``; HF BERT uses 100) is emitted whole, so it becomes [UNK], as in HEAD; 0.8.8 had no limit,
+  which made a long word cost cubic time. The released vocabs' longest token has 45 characters, so words up to
+  the cap tokenize exactly as in 0.8.8.
 ``truncate_from="left"`` (HEAD only) is supported as well; it changes nothing unless asked for.
 
 Offsets: every token gets ``(start, end)`` character offsets into the *original* text, also when lowercasing
