@@ -9,8 +9,12 @@ import time
 import pytest
 from conftest import VOCAB
 
+import zoo.tokenization
 from zoo.segmentation import Segmenter, default_segmenter
-from zoo.tokenization import MAX_WORD_CHARS, Tokenizer, load_vocab
+from zoo.tokenization import Tokenizer, load_vocab
+
+# read this way so that, on code without the cap, the probes below fail one by one instead of at import
+MAX_WORD_CHARS = getattr(zoo.tokenization, "MAX_WORD_CHARS", 200)
 
 NORMAL = "今天天气很好，我想去公园玩。 hello world, 12 apples! "
 

@@ -10,7 +10,8 @@ import _train_tiny as tiny
 import pytest
 import torch
 
-from zoo.training import Trainer, TrainingArguments, verify_checkpoint
+import zoo.training as training
+from zoo.training import Trainer, TrainingArguments
 
 
 @pytest.fixture(autouse=True)
@@ -94,7 +95,8 @@ def test_damaged_checkpoint_falls_back_to_the_previous_one(tmp_path, damage):
         target.unlink()
     else:
         target.write_text("{")
-    assert verify_checkpoint(newest) is not None and verify_checkpoint(out / "checkpoint-00000002") is None
+    assert training.verify_checkpoint(newest) is not None
+    assert training.verify_checkpoint(out / "checkpoint-00000002") is None
     with pytest.warns(UserWarning, match="checkpoint-00000004 is damaged.*previous checkpoint checkpoint-00000002"):
         resumed = run(tmp_path / "crash").unwrapped_model.state_dict()
     for k in reference:
