@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import unicodedata
 from pathlib import Path
@@ -103,24 +104,49 @@ class ChatBot:
         return next(self.model.parameters()).device
 
     def options(self, **overrides) -> dict:
+        """The preset with ``overrides`` applied, validated. ``num_beams > 1`` means beam search, which is
+        deterministic: the preset's sampling is switched off unless ``do_sample=True`` is asked for (refused)."""
         unknown = set(overrides) - set(GENERATE_OPTIONS) - {"max_history", "seed"}
         if unknown:
             raise TypeError(f"unknown decoding options {sorted(unknown)}")
         opts = {**self.preset, **{k: v for k, v in overrides.items() if v is not None or k in ("top_k", "top_p")}}
-        if opts.get("max_new_tokens", 1) < 1:
-            raise ValueError("max_new_tokens must be >= 1")
+        for name, low in (("max_new_tokens", 1), ("min_new_tokens", 0), ("num_beams", 1)):
+            value = opts.get(name, low)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+        if opts.get("min_new_tokens", 0) > opts["max_new_tokens"]:
+            raise ValueError(f"min_new_tokens={opts['min_new_tokens']} exceeds max_new_tokens={opts['max_new_tokens']}")
+        if opts["max_new_tokens"] > self.max_length - 2:
+            raise ValueError(f"max_new_tokens={opts['max_new_tokens']} leaves no room for the history in a "
+                             f"{self.max_length}-token model (at most {self.max_length - 2})")
+        max_history = opts.get("max_history")
+        if max_history is not None and (isinstance(max_history, bool) or not isinstance(max_history, int)
+                                        or max_history < 0):
+            raise ValueError(f"max_history must be None or an int >= 0, got {max_history!r}")
+        if opts.get("num_beams", 1) > 1:
+            if overrides.get("do_sample"):
+                raise ValueError("beam sampling is not supported: use num_beams > 1 (beam search) or "
+                                 "do_sample=True with num_beams=1")
+            opts["do_sample"] = False
         return opts
 
     def prompt(self, history: Sequence[str] | str, max_new_tokens: int, max_history: int | None = None
                ) -> DialogInputs:
-        """Model inputs for the next reply: the latest turns that leave room for ``max_new_tokens``."""
+        """Model inputs for the next reply: the latest turns that leave room for ``max_new_tokens``.
+
+        The work is bounded by the model length, not the input: each turn is first cut to its last
+        ``4 * max_length + 256`` characters (a character gives at most one token, so a longer turn could not fit
+        anyway unless most of it is whitespace), and each turn is tokenized once per reply."""
         history = check_history(history)
         if max_history is not None:
             history = history[-(2 * max_history + 1):]
         budget = self.max_length - max_new_tokens
         if budget < 2:
             raise ValueError(f"max_new_tokens {max_new_tokens} leaves no room in a {self.max_length}-token model")
-        return self.format.build_inputs(self.format.truncate_history(history, budget))
+        cap = 4 * self.max_length + 256
+        history = [turn[-cap:] for turn in history]
+        fmt = _tokenize_once(self.format)
+        return fmt.build_inputs(fmt.truncate_history(history, budget))
 
     def _batch(self, prompts: list[DialogInputs]) -> dict:
         """Left-padded tensors with an attention mask."""
@@ -161,7 +187,10 @@ class ChatBot:
 
     def reply(self, history: Sequence[str] | str, **options) -> str:
         """The reply to one history (oldest turn first). Options: max_new_tokens, top_k, top_p, temperature,
-        do_sample, min_new_tokens, repetition_penalty, no_repeat_ngram_size, num_beams, max_history, seed."""
+        do_sample, min_new_tokens, repetition_penalty, no_repeat_ngram_size, num_beams (> 1: beam search through
+        ``zoo.generate``), max_history, seed."""
+        if self.options(**options).get("num_beams", 1) > 1:
+            return self.reply_batch([check_history(history)], **options)[0]
         return "".join(self.stream(history, **options))
 
     @torch.inference_mode()
@@ -171,7 +200,8 @@ class ChatBot:
 
         opts = self.options(**options)
         if opts.get("num_beams", 1) > 1:
-            raise ValueError("streaming works with greedy or sampled decoding, not beam search")
+            raise ValueError("streaming works with greedy or sampled decoding; for beam search call reply() or "
+                             "reply_batch() with num_beams > 1")
         batch = self._batch([self.prompt(history, opts["max_new_tokens"], opts.get("max_history"))])
         kwargs = self._generate_kwargs(opts)
         kwargs.pop("num_beams", None)
@@ -190,6 +220,22 @@ class ChatBot:
         final = self.tokenizer.decode(ids)
         if final.startswith(emitted) and len(final) > len(emitted):
             yield final[len(emitted):]
+
+
+def _tokenize_once(fmt: DialogFormat) -> DialogFormat:
+    """A copy of ``fmt`` (for one reply, so threads never share it) that tokenizes each distinct text once."""
+    once = copy.copy(fmt)
+    memo: dict[str, list[int]] = {}
+    tokenize = fmt.utterance_ids
+
+    def utterance_ids(text: str) -> list[int]:
+        ids = memo.get(text)
+        if ids is None:
+            ids = memo[text] = tokenize(text)
+        return list(ids)
+
+    once.utterance_ids = utterance_ids
+    return once
 
 
 def _stable_prefix(text: str) -> str:

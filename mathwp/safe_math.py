@@ -10,7 +10,9 @@ Grammar (Python's precedence, `**` right-associative and binding tighter than a 
 
 Arithmetic is exact with `fractions.Fraction`; a float appears only when a power has a non-integer exponent.
 Every cost is bounded before it is paid (length, nesting depth, exponent, size of numerator/denominator), so
-hostile input is refused with `MathEvalError` within milliseconds.
+hostile input is refused with `MathEvalError` within milliseconds. `MathEvalError` is the only exception: a float
+meeting a fraction too large for a float, a float power that underflows to a division by zero, a number too long
+to convert, all map to it, and its message is at most `MAX_MESSAGE` characters.
 """
 
 from __future__ import annotations
@@ -26,12 +28,30 @@ MAX_LENGTH = 1000  # characters of the expression
 MAX_DEPTH = 100  # nested brackets / unary signs / right-nested powers
 MAX_EXPONENT = 10_000  # |integer exponent| unless the base is 0, 1 or -1
 MAX_BITS = 10_000  # bit length of any numerator or denominator
+MAX_MESSAGE = 200  # characters of a MathEvalError message
 
 _TOKEN = re.compile(r"\s*(?:([0-9]+\.?[0-9]*|\.[0-9]+)|(\*\*|[-+*/()]))")
 
 
 class MathEvalError(ValueError):
-    """An expression that `safe_eval` refuses or cannot evaluate; the message says why."""
+    """An expression that `safe_eval` refuses or cannot evaluate; the message (at most `MAX_MESSAGE` characters)
+    says why."""
+
+    def __init__(self, message: str):
+        message = str(message)
+        if len(message) > MAX_MESSAGE:
+            message = message[: MAX_MESSAGE - 3] + "..."
+        super().__init__(message)
+
+
+def _show(text: str, limit: int = 24) -> str:
+    """A token or number for an error message: long ones are cut and say how long they were."""
+    text = str(text)
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} characters)"
+
+
+def _show_int(n: int) -> str:
+    return str(n) if n.bit_length() <= 64 else f"a {n.bit_length()}-bit number"
 
 
 @dataclass(frozen=True)
@@ -85,7 +105,7 @@ class _Parser:
             raise MathEvalError("empty expression")
         value = self.expr()
         if self.i != len(self.tokens):
-            raise MathEvalError(f"unexpected {self.peek()!r} after a complete expression")
+            raise MathEvalError(f"unexpected {_show(self.peek())} after a complete expression")
         return value
 
     def expr(self) -> Number:
@@ -133,9 +153,13 @@ class _Parser:
             raise MathEvalError("expression ends where a number was expected")
         kind, text = self.take()
         if kind == "num":
-            return self.check(Fraction(text))
+            try:
+                value = Fraction(text)
+            except ValueError:  # a literal over Python's int/str digit limit (possible with custom limits)
+                raise MathEvalError(f"number {_show(text)} is too long") from None
+            return self.check(value)
         if text != "(":
-            raise MathEvalError(f"unexpected {text!r} where a number was expected")
+            raise MathEvalError(f"unexpected {_show(text)} where a number was expected")
         self.enter()
         value = self.expr()
         if self.peek() != ")":
@@ -164,7 +188,7 @@ def _power(base: Number, exponent: Number, limits: Limits) -> Number:
         if isinstance(base, Fraction) and base in (0, 1, -1):
             return base**e
         if abs(e) > limits.max_exponent:
-            raise MathEvalError(f"exponent {e} larger than {limits.max_exponent}")
+            raise MathEvalError(f"exponent {_show_int(e)} larger than {limits.max_exponent}")
         if isinstance(base, Fraction):
             bits = max(base.numerator.bit_length(), base.denominator.bit_length())
             if bits * abs(e) > limits.max_bits:
@@ -195,7 +219,14 @@ def safe_eval(expr: str, limits: Limits | None = None) -> Number:
         raise MathEvalError(f"expected a string expression, got {type(expr).__name__}")
     if len(expr) > limits.max_length:
         raise MathEvalError(f"expression longer than {limits.max_length} characters")
-    return _Parser(_tokenize(expr), limits).parse()
+    try:
+        return _Parser(_tokenize(expr), limits).parse()
+    except OverflowError:  # a float meeting a fraction beyond the float range
+        raise MathEvalError("a value is too large to combine with a float") from None
+    except ZeroDivisionError:  # a float that underflowed to 0 used as a divisor or negative-power base
+        raise MathEvalError("division by zero (a value underflowed to 0 as a float)") from None
+    except RecursionError:  # only with a custom max_depth beyond Python's recursion limit
+        raise MathEvalError("nesting too deep for this Python's recursion limit") from None
 
 
 def is_equal(a: Number | str | int, b: Number | str | int) -> bool:
@@ -216,7 +247,7 @@ def format_answer(value: Number, max_decimals: int = 6) -> str:
         text = f"{round(value, max_decimals):.{max_decimals}f}".rstrip("0").rstrip(".")
         return "0" if text in ("-0", "") else text
     if value.denominator == 1:
-        return str(value.numerator)
+        return _int_text(value.numerator)
     den = value.denominator
     twos = fives = 0
     while den % 2 == 0:
@@ -230,4 +261,23 @@ def format_answer(value: Number, max_decimals: int = 6) -> str:
         scaled = abs(value.numerator) * 10**places // value.denominator
         sign = "-" if value < 0 else ""
         return f"{sign}{scaled // 10**places}.{scaled % 10**places:0{places}d}"
-    return f"{value.numerator}/{value.denominator}"
+    return f"{_int_text(value.numerator)}/{_int_text(value.denominator)}"
+
+
+def fraction_text(value: Fraction) -> str:
+    """``str(value)`` ("n" or "n/d") that never fails: past Python's int-to-str digit limit the parts are
+    approximated as in ``format_answer``."""
+    if value.denominator == 1:
+        return _int_text(value.numerator)
+    return f"{_int_text(value.numerator)}/{_int_text(value.denominator)}"
+
+
+def _int_text(n: int) -> str:
+    """Decimal text of ``n``; past Python's int-to-str digit limit an approximation such as "~1.2345e+5000"."""
+    try:
+        return str(n)
+    except ValueError:
+        pass
+    drop = int((abs(n).bit_length() - 1) * math.log10(2)) - 16  # keeps 17 or 18 significant digits
+    head = str(abs(n) // 10**drop)
+    return f"{'-' if n < 0 else ''}~{head[0]}.{head[1:]}e+{drop + len(head) - 1}"

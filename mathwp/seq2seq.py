@@ -26,6 +26,9 @@ def split_placeholders(text: str) -> list[str]:
     return [piece for piece in _PLACEHOLDER.split(text) if piece]
 
 
+split_placeholders.prefix_safe = True  # a text prefix ending at whitespace splits the same way (zoo.Tokenizer)
+
+
 def load_tokenizer(vocab, number_placeholders: bool = False):
     """The bert4keras char tokenizer (lowercase, no jieba) over a vocab file or dict; with
     `number_placeholders`, "[nK]" in the text stays one token."""

@@ -14,7 +14,7 @@ import torch
 from zoo.data import prompt_batch
 from zoo.tokenization import save_vocab
 
-from .safe_math import MathEvalError, Number, format_answer, safe_eval
+from .safe_math import MathEvalError, Number, format_answer, fraction_text, safe_eval
 from .seq2seq import MAXLEN, decode_expression, load_tokenizer, mask_numbers, unmask_expression
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default"
@@ -39,12 +39,13 @@ class SolveResult:
         """JSON-ready: the value as text ("11/20", or a float's repr)."""
         d = asdict(self)
         if isinstance(self.value, Fraction):
-            d["value"] = str(self.value)
+            d["value"] = fraction_text(self.value)
         return d
 
 
 def evaluate_expression(expression: str) -> tuple[Number | None, str | None, str | None]:
-    """(value, display answer, error) of a generated expression."""
+    """(value, display answer, error) of a generated expression; never raises (`safe_eval` raises only
+    `MathEvalError`, and `format_answer` handles any value it returns)."""
     try:
         value = safe_eval(expression)
     except MathEvalError as err:
@@ -104,9 +105,12 @@ class Solver:
     def _encode(self, result: SolveResult) -> tuple[list[int], list[str]]:
         """Prompt ids "[CLS] question [SEP]" (truncated to maxlen with a warning) and the masked numbers."""
         question, numbers = mask_numbers(result.question) if self.number_placeholders else (result.question, [])
-        n_tokens = len(self.tokenizer.tokenize(question))  # with [CLS] and [SEP], as the limit counts them
+        # counted exactly up to 8x the model limit: the tokenizer reads no more of a huge question than that
+        cap = 8 * self.maxlen
+        n_tokens = len(self.tokenizer.tokenize(question, maxlen=cap + 1))  # with [CLS] and [SEP], as maxlen counts
         if n_tokens > self.maxlen:
-            msg = f"question has {n_tokens} tokens; truncated to the model limit of {self.maxlen}"
+            count = f"more than {cap}" if n_tokens > cap else str(n_tokens)
+            msg = f"question has {count} tokens; truncated to the model limit of {self.maxlen}"
             result.warnings.append(msg)
             result.truncated_tokens = n_tokens - self.maxlen
             warnings.warn(msg, stacklevel=3)

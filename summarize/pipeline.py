@@ -40,6 +40,31 @@ def _char_tokenizer(folder: Path):
     return Tokenizer(folder / "vocab.txt", do_lower_case=True)
 
 
+def check_options(opts: dict, max_positions: int) -> None:
+    """Refuse decoding options that would fail late, allocate absurdly or be ignored silently.
+
+    ``max_new_tokens`` is bounded by the generator's ``max_position_embeddings`` (its training length, also for
+    relative positions), ``min_new_tokens`` by ``max_new_tokens``, ``num_beams`` by 64; ``k_sparse`` must keep at
+    least one logit."""
+    def integer(name, low, high=None):
+        value = opts.get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+            bound = f"in [{low}, {high}]" if high is not None else f">= {low}"
+            raise ValueError(f"{name} must be an int {bound}, got {value!r}")
+
+    integer("max_new_tokens", 1, max_positions)
+    integer("min_new_tokens", 0, opts["max_new_tokens"])
+    integer("max_source_tokens", 2)
+    integer("num_beams", 1, 64)
+    integer("k_sparse", 1)
+    integer("no_repeat_ngram_size", 0)
+    penalty = opts.get("repetition_penalty")
+    if isinstance(penalty, bool) or not isinstance(penalty, (int, float)) or not 0 < penalty < float("inf"):
+        raise ValueError(f"repetition_penalty must be a positive number, got {penalty!r}")
+    if not isinstance(opts.get("copy"), bool):
+        raise ValueError(f"copy must be true or false, got {opts.get('copy')!r}")
+
+
 class Summarizer:
     """Extract-then-generate summariser.
 
@@ -67,6 +92,7 @@ class Summarizer:
                         "min_new_tokens": min_new_tokens,
                         "num_beams": num_beams, "copy": copy, "k_sparse": k_sparse,
                         "repetition_penalty": repetition_penalty, "no_repeat_ngram_size": no_repeat_ngram_size}
+        check_options(self.options, self.generator.config.max_position_embeddings)
 
     # ------------------------------------------------------------------ loading / saving
     @classmethod
@@ -176,6 +202,7 @@ class Summarizer:
         unknown = set(opts) - set(self.options) - {"do_sample", "top_k", "top_p", "temperature", "seed"}
         if unknown:
             raise ValueError(f"unknown summarize option(s): {sorted(unknown)}")
+        check_options(opts, self.generator.config.max_position_embeddings)
         tok, model = self.tokenizer, self.generator
         prompts = [self._prompt(s, int(opts["max_source_tokens"]), int(opts["max_new_tokens"])) for s in sources]
         batch = prompt_batch([p + [tok.start_id] for p in prompts], [[0] * len(p) + [1] for p in prompts],

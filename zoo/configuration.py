@@ -2,12 +2,53 @@
 
 from __future__ import annotations
 
+import math
+from numbers import Real
+
 from transformers import PretrainedConfig
 
 ATTENTION_KINDS = ("bidirectional", "causal", "unilm")
 POSITION_KINDS = ("absolute", "relative", "none")
 TOKEN_TYPE_KINDS = ("segment", "shared", "none")
 ACTIVATIONS = ("gelu", "gelu_new", "relu", "silu", "swish", "tanh")
+
+# (field, smallest allowed value) of the integer sizes
+_INT_FIELDS = (
+    ("vocab_size", 1), ("hidden_size", 1), ("num_hidden_layers", 1), ("num_attention_heads", 1),
+    ("intermediate_size", 1), ("max_position_embeddings", 0), ("type_vocab_size", 0), ("position_offset", 0),
+    ("max_relative_position", 1),
+)
+_BOOL_FIELDS = ("embedding_norm", "pre_norm", "residual_attention", "add_pooler", "lm_head_transform", "lm_head_bias")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _field_errors(config) -> list[str]:
+    """Type and range problems of the numeric and boolean fields (a JSON config may hold anything)."""
+    errors = []
+    for name, low in _INT_FIELDS:
+        value = getattr(config, name)
+        if not _is_int(value) or value < low:
+            errors.append(f"{name} must be an int >= {low}, got {value!r}")
+    for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, Real) or not 0 <= value < 1:
+            errors.append(f"{name} must be a number in [0, 1), got {value!r}")
+    eps = config.layer_norm_eps
+    if isinstance(eps, bool) or not isinstance(eps, Real) or not (math.isfinite(eps) and 0 < eps < 1):
+        errors.append(f"layer_norm_eps must be a number in (0, 1), got {eps!r}")
+    init = config.initializer_range
+    if isinstance(init, bool) or not isinstance(init, Real) or not (math.isfinite(init) and init >= 0):
+        errors.append(f"initializer_range must be a finite number >= 0, got {init!r}")
+    for name in _BOOL_FIELDS:
+        if not isinstance(getattr(config, name), bool):
+            errors.append(f"{name} must be true or false, got {getattr(config, name)!r}")
+    pad = config.pad_token_id
+    if pad is not None and not _is_int(pad):
+        errors.append(f"pad_token_id must be an int or null, got {pad!r}")
+    return errors
 
 
 class ZooConfig(PretrainedConfig):
@@ -85,7 +126,11 @@ class ZooConfig(PretrainedConfig):
         self.validate_fields()
 
     def validate_fields(self) -> None:
-        """Raise ValueError on an inconsistent config instead of failing deep inside forward."""
+        """Raise ValueError on a wrongly typed, out-of-range or inconsistent config instead of failing deep inside
+        forward (or allocating a negative or absurd size)."""
+        errors = _field_errors(self)
+        if errors:
+            raise ValueError("; ".join(errors))
         checks = [
             (self.attention in ATTENTION_KINDS, f"attention must be one of {ATTENTION_KINDS}, got {self.attention!r}"),
             (

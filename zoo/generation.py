@@ -557,6 +557,27 @@ def _pack(dec: _Decoder, hypotheses: list[tuple[list[int], float]]) -> GenerateO
     return GenerateOutput(seqs, scores, lengths)
 
 
+MAX_NEW_TOKENS_UNBOUNDED = 65_536  # models without absolute positions: the KV cache is allocated up front
+
+
+def check_lengths(model, input_ids, options: dict) -> None:
+    """Refuse, before any work, a request the model cannot serve: with absolute positions the (left-padded)
+    prompt width plus ``max_new_tokens`` must fit ``max_position_embeddings``; otherwise ``max_new_tokens`` is
+    capped at ``MAX_NEW_TOKENS_UNBOUNDED``, since the cache for all of them is allocated at the start."""
+    max_new = options.get("max_new_tokens", GenerateOptions.max_new_tokens)
+    if isinstance(max_new, bool) or not isinstance(max_new, int) or not isinstance(input_ids, torch.Tensor):
+        return  # GenerateOptions / _Decoder name the type error
+    config = model.config
+    width = input_ids.shape[-1] if input_ids.dim() else 0
+    limit = getattr(config, "max_position_embeddings", None)
+    if getattr(config, "position_embedding_type", "absolute") == "absolute" and isinstance(limit, int):
+        if width + max_new > limit:
+            raise ValueError(f"prompt of {width} tokens + max_new_tokens={max_new} exceeds the model's "
+                             f"max_position_embeddings={limit}; shorten the prompt or lower max_new_tokens "
+                             f"(at most {max(limit - width, 0)} here)")
+    elif getattr(config, "position_embedding_type", "absolute") != "absolute" and max_new > MAX_NEW_TOKENS_UNBOUNDED:
+        raise ValueError(f"max_new_tokens={max_new} is over the limit of {MAX_NEW_TOKENS_UNBOUNDED} for models "
+                         "without absolute positions")
 # the GenerationConfig fields zoo.generate understands under the same name
 _HF_FIELDS = ("max_new_tokens", "min_new_tokens", "eos_token_id", "pad_token_id", "num_beams", "do_sample",
               "temperature", "top_k", "top_p", "repetition_penalty", "no_repeat_ngram_size", "num_return_sequences",
@@ -610,9 +631,11 @@ def generate(model, input_ids, token_type_ids=None, attention_mask=None, **optio
     transformers names `max_length`, `generation_config` and `return_dict_in_generate` are accepted too).
 
     Returns a LongTensor [batch * num_return_sequences, T] of new tokens (eos included where a row ended, then
-    pad_token_id), or a `GenerateOutput` with `return_dict=True`.
+    pad_token_id), or a `GenerateOutput` with `return_dict=True`. A prompt plus ``max_new_tokens`` that does not
+    fit the model's positions is refused up front (`check_lengths`).
     """
     options = _accept_hf_names(input_ids, options)
+    check_lengths(model, input_ids, options)
     opts = GenerateOptions.parse(model, options)
     dec = _Decoder(model, input_ids, token_type_ids, attention_mask, opts)
     if opts.num_beams > 1 and opts.beam_algorithm == "bert4keras":
@@ -626,6 +649,7 @@ def generate(model, input_ids, token_type_ids=None, attention_mask=None, **optio
 
 def stream(model, input_ids, token_type_ids=None, attention_mask=None, **options) -> Iterator[int]:
     """Yield new token ids one at a time (greedy or sampling, one input row), stopping after eos."""
+    check_lengths(model, input_ids, options)
     opts = GenerateOptions.parse(model, options)
     if opts.num_beams > 1 or opts.num_return_sequences > 1:
         raise ValueError("stream supports greedy or sampling with one sequence")

@@ -4,6 +4,12 @@ Supported: our own saves (model_type "zoo"), BERT/RoBERTa (`BertModel`, `BertFor
 transformers-4 NEZHA layout (model_type "nezha", which transformers 5 no longer knows), `OpenAIGPTLMHeadModel` and
 `GPT2LMHeadModel` (CDial-GPT). Weights are read from safetensors when present; a `.bin` is read only through
 `torch.load(weights_only=True)`, so a pickle that carries code is refused without running it.
+
+Everything read is validated before the model is allocated: config.json must be an object whose fields have the
+right types and ranges, the sizes it claims must match the weight files (checked on a meta-device model, so an
+absurd vocab or layer count costs nothing), shard paths must stay inside the model folder, and weights must be
+finite floating-point tensors (``check_weights=False`` skips that scan). Every failure is a ``CheckpointError``
+that names the file.
 """
 
 from __future__ import annotations
@@ -13,9 +19,11 @@ import logging
 import os
 import pickle
 import re
-from pathlib import Path
+import zipfile
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from .configuration import ZooConfig
@@ -111,39 +119,116 @@ def read_config(folder: Path) -> dict:
     file = folder / "config.json"
     if not file.is_file():
         raise CheckpointError(f"no config.json in {folder}")
+    return _read_json_object(file)
+
+
+def _read_json_object(file: Path) -> dict:
     try:
-        return json.loads(file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise CheckpointError(f"{file} is not valid JSON: {err}") from None
+    except RecursionError:
+        raise CheckpointError(f"{file} is nested too deeply") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{file} must hold a JSON object, not a {type(data).__name__}")
+    return data
+
+
+def _load_safetensors(file: Path) -> dict[str, torch.Tensor]:
+    try:
+        return load_file(file)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        raise CheckpointError(f"cannot read {file}: truncated or not a safetensors file ({err})") from None
 
 
 def _load_bin(file: Path) -> dict[str, torch.Tensor]:
     try:
-        return torch.load(file, map_location="cpu", weights_only=True)
+        state = torch.load(file, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError) as err:
         raise CheckpointError(
             f"refused to load {file}: it is not a plain tensor checkpoint ({type(err).__name__}). Only "
             "weights_only pickles are read, so code inside a pickle is never run. Convert it to safetensors on "
             "a machine you trust if you know where it comes from."
         ) from None
+    except (EOFError, ValueError, OSError, zipfile.BadZipFile, IndexError, KeyError) as err:
+        raise CheckpointError(f"cannot read {file}: empty, truncated or not a torch checkpoint "
+                              f"({type(err).__name__}: {err})") from None
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise CheckpointError(f"{file} does not hold a mapping of names to tensors")
+    return state
+
+
+def _shard_names(index: Path) -> list[str]:
+    """Shard files named by a sharded checkpoint's index, each a plain relative path inside the folder (checked
+    by name, not by resolving: hub caches link shards to blobs elsewhere)."""
+    weight_map = _read_json_object(index).get("weight_map")
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise CheckpointError(f"{index}: 'weight_map' must be a non-empty object of tensor name -> shard file")
+    shards = set()
+    for name, shard in weight_map.items():
+        if not isinstance(shard, str) or not shard:
+            raise CheckpointError(f"{index}: the shard of {name!r} must be a file name, got {shard!r}")
+        posix, windows = PurePosixPath(shard), PureWindowsPath(shard)
+        if posix.is_absolute() or windows.is_absolute() or windows.drive or ".." in posix.parts or (
+                ".." in windows.parts) or "\x00" in shard:
+            raise CheckpointError(f"{index}: shard path {shard!r} of {name!r} leaves the model folder")
+        shards.add(shard)
+    return sorted(shards)
 
 
 def load_weights(folder: Path) -> dict[str, torch.Tensor]:
     """All tensors of a checkpoint folder: safetensors first, then weights_only pickles; sharded or not."""
     for single, index, loader in (
-        ("model.safetensors", "model.safetensors.index.json", load_file),
+        ("model.safetensors", "model.safetensors.index.json", _load_safetensors),
         ("pytorch_model.bin", "pytorch_model.bin.index.json", _load_bin),
     ):
         if (folder / single).is_file():
             return loader(folder / single)
         if (folder / index).is_file():
-            shards = sorted(set(json.loads((folder / index).read_text())["weight_map"].values()))
             state = {}
-            for shard in shards:
+            for shard in _shard_names(folder / index):
+                if not (folder / shard).is_file():
+                    raise CheckpointError(f"{folder / index} names the shard {shard!r}, which is not in {folder}")
                 state.update(loader(folder / shard))
             return state
     files = sorted(p.name for p in folder.iterdir())
     raise CheckpointError(f"no model.safetensors or pytorch_model.bin in {folder} (files: {files})")
+
+
+def _weights_file(folder: Path) -> Path:
+    """The weight file (or shard index) that `load_weights` reads, for error messages."""
+    for name in ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                 "pytorch_model.bin.index.json"):
+        if (folder / name).is_file():
+            return folder / name
+    return folder
+
+
+def check_weight_values(state: dict[str, torch.Tensor], file: Path) -> None:
+    """Refuse weights that would load silently and answer garbage: integer/bool tensors (cast on load) and
+    NaN or infinite values."""
+    wrong = [f"{k} ({v.dtype})" for k, v in state.items() if not (v.is_floating_point() or v.is_complex())]
+    if wrong:
+        raise CheckpointError(f"{file}: weights must be floating point; got {wrong[:5]}" +
+                              (f" and {len(wrong) - 5} more" if len(wrong) > 5 else "") +
+                              " (check_weights=False loads them anyway)")
+    bad = [k for k, v in state.items() if not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(f"{file}: non-finite (NaN or infinite) values in {bad[:5]}" +
+                              (f" and {len(bad) - 5} more" if len(bad) > 5 else "") +
+                              " (check_weights=False loads them anyway)")
+
+
+def _check_layer_count(config: ZooConfig, state: dict, file: Path) -> None:
+    """The config's layer count against the layers present in the weights, before anything is built (a model of
+    10^5 layers takes minutes to construct even on the meta device)."""
+    present = {int(m.group(1)) for k in state if (m := re.match(r"layers\.(\d+)\.", k))}
+    have = max(present) + 1 if present else 0
+    if config.num_hidden_layers != have:
+        raise CheckpointError(f"{file}: the config has num_hidden_layers={config.num_hidden_layers} but the "
+                              f"weights hold {have} layers")
 
 
 # ------------------------------------------------------------------------------------------ layouts
@@ -318,6 +403,19 @@ def _gpt_config(cfg: dict, gpt2: bool) -> ZooConfig:
 
 def convert_checkpoint(cfg: dict, state: dict) -> tuple[ZooConfig, dict]:
     """(config.json dict, raw state) -> (ZooConfig, state with zoo names: base keys and `head.*`)."""
+    try:
+        return _convert_checkpoint(cfg, state)
+    except CheckpointError:
+        raise
+    except KeyError as err:
+        raise CheckpointError(f"config.json lacks the field {err}") from None
+    except (ValueError, TypeError) as err:
+        raise CheckpointError(f"config.json: {err}") from None
+    except RuntimeError as err:  # e.g. attention projections of different shapes that cannot be fused
+        raise CheckpointError(f"inconsistent weights: {err}") from None
+
+
+def _convert_checkpoint(cfg: dict, state: dict) -> tuple[ZooConfig, dict]:
     model_type = cfg.get("model_type")
     if model_type == "zoo":
         fields = {k: v for k, v in cfg.items() if k != "model_type"}
@@ -390,6 +488,7 @@ def from_pretrained(
     device: str | torch.device | None = None,
     revision: str | None = None,
     cache_dir=None,
+    check_weights: bool = True,
     **overrides,
 ) -> ZooModel | ZooForLM:
     """Load a checkpoint (folder or hub id) as a zoo model, in eval mode.
@@ -402,7 +501,8 @@ def from_pretrained(
     checkpoints this is the MLM head, which bert4keras also uses for LM and UniLM models). Not given: what the
     folder was saved as by zoo (an LM saved with its head comes back with it), else the encoder.
     attention: "bidirectional" | "causal" | "unilm" overrides the checkpoint's pattern, e.g. a plain BERT becomes a
-    UniLM Seq2Seq model. residual_attention: RealFormer. Other keyword arguments override config fields.
+    UniLM Seq2Seq model. residual_attention: RealFormer. check_weights: refuse integer or non-finite weights
+    (False: load them as they are). Other keyword arguments override config fields.
     """
     saved = head is _SAVED
     if saved:
@@ -413,22 +513,27 @@ def from_pretrained(
 
     original = read_original(name_or_path)
     if original is not None:
-        located, raw, weights = original
-        folder = located.source
+        located, raw, state = original
+        folder, config_file, weights_file = located.source, located.config_file, located.source
     else:
         folder = resolve_folder(name_or_path, revision=revision, cache_dir=cache_dir)
-        raw, weights = read_config(folder), load_weights(folder)
+        raw = read_config(folder)
+        config_file, weights_file = folder / "config.json", _weights_file(folder)
+        state = load_weights(folder)
     if saved:
         head = saved_head(raw)
-    config, state = convert_checkpoint(raw, weights)
+    try:
+        config, state = convert_checkpoint(raw, state)
+    except CheckpointError as err:
+        raise CheckpointError(f"{config_file} with {weights_file.name}: {err}") from None
 
     unknown = sorted(k[len("unknown:"):] for k in state if k.startswith("unknown:"))
     if unknown:
-        raise CheckpointError(f"unknown weights in {folder} (layout {raw.get('model_type')!r}): {unknown}")
+        raise CheckpointError(f"unknown weights in {weights_file} (layout {raw.get('model_type')!r}): {unknown}")
     decoder = state.pop("tied:decoder", None)
     embed = state.get("embeddings.word_embeddings.weight")
     if decoder is not None and embed is not None and not torch.equal(decoder, embed):
-        raise CheckpointError(f"{folder}: the output projection is not tied to the word embeddings")
+        raise CheckpointError(f"{weights_file}: the output projection is not tied to the word embeddings")
 
     new_vocab = apply_vocab_changes(state, keep_tokens, compound_tokens)
     if new_vocab is not None:
@@ -443,10 +548,17 @@ def from_pretrained(
         if not hasattr(config, key):
             raise ValueError(f"unknown config override {key!r}")
         setattr(config, key, value)
-    config.validate_fields()
+    try:
+        config.validate_fields()
+    except ValueError as err:
+        raise CheckpointError(f"{config_file}: {err}") from None
+    if check_weights:
+        check_weight_values(state, weights_file)
+    _check_layer_count(config, state, weights_file)
 
-    model = (ZooModel if head is None else ZooForLM)(config)
-    target = model.state_dict()
+    model_class = ZooModel if head is None else ZooForLM
+    with torch.device("meta"):  # shapes only: the sizes are checked before anything is allocated
+        target = model_class(config).state_dict()
     if head is None:
         state = {k: v for k, v in state.items() if not k.startswith("head.")}
     else:
@@ -454,19 +566,20 @@ def from_pretrained(
 
     unexpected = sorted(set(state) - set(target))
     if unexpected:
-        raise CheckpointError(f"{folder}: weights that the model has no place for: {unexpected}")
+        raise CheckpointError(f"{weights_file}: weights that the model has no place for: {unexpected}")
     mismatched = [f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(target[k].shape)}"
                   for k, v in state.items() if v.shape != target[k].shape]
     if mismatched:
-        raise CheckpointError(f"{folder}: shape mismatches: {mismatched}")
+        raise CheckpointError(f"{weights_file}: shape mismatches with {config_file}: {mismatched}")
     missing = sorted(set(target) - set(state))
     head_missing = [k for k in missing if k.startswith("head.")]
     other_missing = [k for k in missing if not k.startswith("head.")]
     if other_missing:
-        raise CheckpointError(f"{folder}: weights missing from the checkpoint: {other_missing}")
+        raise CheckpointError(f"{weights_file}: weights missing from the checkpoint: {other_missing}")
     if head_missing:
         logger.warning("%s has no LM head weights %s; they are randomly initialised and need training",
                        folder, head_missing)
+    model = model_class(config)
     model.load_state_dict(state, strict=False)
     if dtype is not None or device is not None:
         model.to(device=device, dtype=dtype)

@@ -14,6 +14,9 @@ where it provably gives python jieba's result:
   them as single characters. A dictionary word holding one of them is never added to the Rust side, and a text
   holding one is cut at those characters (python jieba's own block boundaries), so results stay identical.
 - A dictionary that needs a frequency-0 word (force split) or ``hmm=True``: python jieba only.
+- Lone surrogates (what Python makes of undecodable argv/stdin bytes) cannot cross into Rust; python jieba
+  yields each as a single word, so the text is cut at them the same way.
+- Frequencies that do not fit jieba-rs' 64-bit counters (python jieba takes any integer): python jieba only.
 - Every fast result is checked to cover the text exactly; otherwise python jieba answers.
 """
 
@@ -36,6 +39,10 @@ _PY_HAN_WORD = re.compile("[\u4E00-\u9FD5a-zA-Z0-9+#&\\._%\\-]+")
 _RUST_ONLY_HAN = re.compile(
     "[\u3400-\u4DBF\u9FD6-\u9FFF\uF900-\uFAFF\U00020000-\U0002A6DF\U0002A700-\U0002EBEF\U0002F800-\U0002FA1F]"
 )
+# Characters cut out of the text before it goes to rjieba: each is a word of its own, as in python jieba.
+_RUST_SPLIT = re.compile(f"{_RUST_ONLY_HAN.pattern}|[\ud800-\udfff]")
+# Largest frequency / total passed to jieba-rs (u64 counters that must not overflow when summed).
+_RUST_MAX_FREQ = 2**56
 # Carries the total-frequency correction; U+0001 is outside every han block, so it is never matched.
 _TOTAL_CARRIER = "\u0001zoo-total\u0001"
 
@@ -78,6 +85,8 @@ class Segmenter:
     ``fast``: use rjieba where it is exact (see module docs); ``False`` forces python jieba.
     """
 
+    prefix_safe = True  # a text prefix ending at whitespace/punctuation is cut as in the whole text (Tokenizer)
+
     def __init__(self, user_dicts: Iterable[PathLike] = (), hmm: bool = False, fast: bool = True):
         if isinstance(user_dicts, (str, os.PathLike)):
             user_dicts = (user_dicts,)
@@ -85,6 +94,7 @@ class Segmenter:
         for path in self.user_dicts:
             if not os.path.isfile(path):
                 raise FileNotFoundError(f"jieba user dictionary not found: {path}")
+            _check_user_dict(path)
         self.hmm = bool(hmm)
         self._python = None
         self._lock = threading.Lock()
@@ -121,6 +131,8 @@ class Segmenter:
             return rust
         tk = self._python_tokenizer()
         rust_total = tk.total - sum(new for _, _, new in tk.added)  # the default dictionary's total
+        if tk.total > _RUST_MAX_FREQ:
+            return None
         for word, old, new in tk.added:
             if new == 0:
                 return None  # a force-split word: jieba-rs would keep it in its DAG
@@ -162,11 +174,11 @@ class Segmenter:
 
     def _cut_fast(self, text: str) -> list[str] | None:
         rust = self._rust
-        if _RUST_ONLY_HAN.search(text) is None:
+        if _RUST_SPLIT.search(text) is None:
             words = rust.cut(text, False)
         else:
             words, pos = [], 0
-            for match in _RUST_ONLY_HAN.finditer(text):
+            for match in _RUST_SPLIT.finditer(text):
                 if match.start() > pos:
                     words.extend(rust.cut(text[pos:match.start()], False))
                 words.append(match.group())
@@ -176,6 +188,17 @@ class Segmenter:
         if sum(map(len, words)) != len(text):
             return None
         return words
+
+
+def _check_user_dict(path: str) -> None:
+    """Refuse a user dictionary that is not UTF-8, naming the line (python jieba names only the file). Any other
+    non-blank line is a valid ``word [freq] [tag]`` entry for python jieba, whatever its frequency."""
+    with open(path, "rb") as reader:
+        for number, raw in enumerate(reader, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise ValueError(f"{path}, line {number}: not UTF-8 ({err.reason} at byte {err.start})") from None
 
 
 _DEFAULT: dict[tuple, Segmenter] = {}

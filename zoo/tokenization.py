@@ -1,9 +1,12 @@
 """The bert4keras char/WordPiece tokenizer (bert4keras 0.8.8 `Tokenizer`, the version WoBERT pins), with offsets.
 
-Behaviour that changed between bert4keras versions follows 0.8.8:
+Behaviour that changed between bert4keras versions follows 0.8.8, except for the word-length cap:
 - an unmatched WordPiece position emits that single character (``##`` if not first) and continues, so only
   that piece becomes [UNK] (HEAD emits the whole word as-is);
-- there is no 200-character word limit.
+- a word (after the basic split) longer than ``max_word_chars`` characters (200, bert4keras HEAD's
+  ``word_maxlen``; HF BERT uses 100) is emitted whole, so it becomes [UNK], as in HEAD; 0.8.8 had no limit,
+  which made a long word cost cubic time. The released vocabs' longest token has 45 characters, so words up to
+  the cap tokenize exactly as in 0.8.8.
 ``truncate_from="left"`` (HEAD only) is supported as well; it changes nothing unless asked for.
 
 Offsets: every token gets ``(start, end)`` character offsets into the *original* text, also when lowercasing
@@ -21,7 +24,7 @@ from itertools import accumulate, chain, compress
 from pathlib import Path
 from typing import Union
 
-__all__ = ["Tokenizer", "load_vocab", "simplify_vocab", "is_cjk_character", "is_punctuation"]
+__all__ = ["MAX_WORD_CHARS", "Tokenizer", "load_vocab", "simplify_vocab", "is_cjk_character", "is_punctuation"]
 
 PathLike = Union[str, os.PathLike]
 Piece = tuple[str, int, int]
@@ -46,8 +49,23 @@ _SPACES = re.compile(" +")
 # Category So in the Unicode 5.2 of Python 2 (bojone's vocab builds), Po since Unicode 6.1.
 _LEGACY_SYMBOLS = frozenset("\u00a7\u00b6")
 
+MAX_WORD_CHARS = 200  # bert4keras HEAD's word_maxlen
+
 # Character classes of bert4keras' basic split (`_is_punctuation`, `_is_cjk_character`, `_is_control`).
 _KEEP, _SPLIT, _SPACE, _DROP = 0, 1, 2, 3
+
+
+# Characters that end a word for the basic split, a han block for jieba and a context for str.lower().
+_HARD_BOUNDARY = re.compile("[ \t\n\r\uff0c\u3002\uff01\uff1f\uff1b\u3001,;!?]")
+
+
+def _hard_boundary_after(text: str, pos: int) -> int | None:
+    """End index of the first hard boundary at or after ``pos`` that is not followed by a combining mark."""
+    for match in _HARD_BOUNDARY.finditer(text, pos):
+        end = match.end()
+        if end >= len(text) or not unicodedata.category(text[end]).startswith("M"):
+            return end
+    return None
 
 
 def is_cjk_character(ch: str) -> bool:
@@ -175,7 +193,8 @@ def normalize_with_map(text: str) -> tuple[str, list[int] | None]:
         pieces.append(piece)
         index_map.extend([i] * len(piece))
     approx = "".join(pieces)
-    if approx == exact:
+    if len(approx) == len(exact):
+        # the whole-text rules only substituted characters (final sigma), so positions still correspond
         return exact, index_map
     # Context-dependent rules (final sigma, mark reordering): align the exact text to the per-char one.
     aligned = [0] * len(exact)
@@ -252,13 +271,14 @@ class Tokenizer:
 
     ``vocab`` is a vocab.txt path or a dict token -> id. ``pre_tokenize`` (e.g. a jieba ``Segmenter``) runs on
     the lowercased text; a piece that is a vocab token is one token, any other piece goes through the basic
-    split + WordPiece on its own (never through a second pre-tokenization).
+    split + WordPiece on its own (never through a second pre-tokenization). ``max_word_chars``: longer words
+    become one [UNK] token (None: no limit, bert4keras 0.8.8).
     """
 
     def __init__(self, vocab: PathLike | Mapping[str, int], do_lower_case: bool = True, pre_tokenize=None,
                  token_start: str | None = "[CLS]", token_end: str | None = "[SEP]",
                  token_unk: str = "[UNK]", token_pad: str = "[PAD]", token_mask: str = "[MASK]",
-                 cache_size: int = 200_000):
+                 cache_size: int = 200_000, max_word_chars: int | None = MAX_WORD_CHARS):
         if isinstance(vocab, (str, os.PathLike)):
             vocab = load_vocab(vocab)
         if not isinstance(vocab, Mapping) or not vocab:
@@ -270,6 +290,7 @@ class Tokenizer:
         self._pieces = _read_pre_tokenizer(pre_tokenize)
         # words only (offsets follow from their lengths): the fast path of zoo.segmentation.Segmenter
         self._cut = getattr(pre_tokenize, "cut", None) if hasattr(pre_tokenize, "cut_with_offsets") else None
+        self._prefix_safe = pre_tokenize is None or getattr(pre_tokenize, "prefix_safe", False) is True
         self.token_start, self.token_end = token_start, token_end
         self.token_unk, self.token_pad, self.token_mask = token_unk, token_pad, token_mask
         if token_unk not in self.vocab:
@@ -282,6 +303,11 @@ class Tokenizer:
         # word -> its tokens / their spans inside the word, and the words needing a splice (see _memo)
         self._expansions: tuple[dict, dict, set] = ({}, {}, set())
         self._cache_size = cache_size
+        if max_word_chars is not None and (isinstance(max_word_chars, bool) or not isinstance(max_word_chars, int)
+                                           or max_word_chars < 1):
+            raise ValueError(f"max_word_chars must be a positive int or None, got {max_word_chars!r}")
+        self.max_word_chars = max_word_chars
+        self._prefixes: frozenset[str] | None = None  # every prefix of every token, built on first WordPiece
 
     # ---- vocabulary ----
     def __len__(self) -> int:
@@ -309,15 +335,49 @@ class Tokenizer:
 
     # ---- tokenization ----
     def tokenize(self, text: str, maxlen: int | None = None) -> list[str]:
-        """Tokens with [CLS] ... [SEP]; ``maxlen`` truncates just before [SEP] like bert4keras."""
-        tokens = [t for t, _, _ in self.tokenize_with_offsets(text)]
+        """Tokens with [CLS] ... [SEP]; ``maxlen`` truncates just before [SEP] like bert4keras.
+
+        With ``maxlen`` only a prefix of a long text is tokenized (see ``_leading_tokens``): the work is bounded
+        by the output, and the tokens are the same.
+        """
+        if maxlen is not None and (isinstance(maxlen, bool) or not isinstance(maxlen, int) or maxlen < 0):
+            raise ValueError(f"maxlen must be an int >= 0, got {maxlen!r}")
+        tokens = self._with_specials(self._leading_tokens(text, None if maxlen is None else maxlen + 2))
+        if maxlen is not None:
+            self._truncate(maxlen, tokens, None, -(int(self.token_end is not None) + 1))
+        return tokens
+
+    def _with_specials(self, tokens: list[str]) -> list[str]:
         if self.token_start is not None:
             tokens.insert(0, self.token_start)
         if self.token_end is not None:
             tokens.append(self.token_end)
-        if maxlen is not None:
-            self._truncate(maxlen, tokens, None, -(int(self.token_end is not None) + 1))
         return tokens
+
+    def _leading_tokens(self, text: str, at_least: int | None) -> list[str]:
+        """The tokens of ``text`` (no [CLS]/[SEP]), or, when ``at_least`` is given and the text is long, the
+        first tokens of it: more than ``at_least`` of them whenever the whole text has that many.
+
+        A prefix ending at a hard boundary (whitespace or a sentence punctuation mark, not followed by a combining
+        mark) tokenizes to a prefix of the whole text's tokens: the basic split, jieba's han blocks and the
+        lowercasing rules (final sigma) all stop there. The prefix grows geometrically, so the work stays
+        proportional to the tokens kept. Other pre-tokenizers are run on the whole text unless they declare
+        ``prefix_safe = True``.
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"text must be str, got {type(text).__name__}")
+        cut = 4 * (at_least or 0) + 256
+        if at_least is None or len(text) <= cut or not self._prefix_safe:
+            return self.tokenize_spans(text, offsets=False)[0]
+        while cut < len(text):
+            end = _hard_boundary_after(text, cut)
+            if end is None:
+                break
+            tokens = self.tokenize_spans(text[:end], offsets=False)[0]
+            if len(tokens) > at_least:
+                return tokens
+            cut = 4 * end
+        return self.tokenize_spans(text, offsets=False)[0]
 
     def tokenize_with_offsets(self, text: str) -> list[Piece]:
         """``(token, start, end)`` for every token of ``text`` (no [CLS]/[SEP]); offsets index ``text``."""
@@ -329,7 +389,9 @@ class Tokenizer:
         with ``offsets=False`` only the tokens are computed and spans is None."""
         if not isinstance(text, str):
             raise TypeError(f"text must be str, got {type(text).__name__}")
-        if self.do_lower_case:
+        if self.do_lower_case and not offsets:
+            norm, index_map = _lowercase_and_normalize(text), None
+        elif self.do_lower_case:
             norm, index_map = normalize_with_map(text)
         else:
             norm, index_map = text, None
@@ -427,22 +489,25 @@ class Tokenizer:
         """
         word = "".join(text[p] for p in positions)
         vocab = self.vocab
-        if word in vocab:
+        n = len(word)
+        if word in vocab or (self.max_word_chars is not None and n > self.max_word_chars):
             return [(word, offset + positions[0], offset + positions[-1] + 1)]
+        prefixes = self._prefixes
+        if prefixes is None:
+            prefixes = self._prefixes = frozenset(t[:i] for t in vocab for i in range(1, len(t) + 1))
+        # Candidates grow from the left while they are a prefix of some token, so each position costs the length
+        # of its longest match, not of the word; the longest candidate in the vocab is the greedy choice.
         out: list[Piece] = []
-        start, n = 0, len(word)
+        start = 0
         while start < n:
-            stop = n
-            while stop > start:
-                sub = word[start:stop]
-                if start > 0:
-                    sub = "##" + sub
-                if sub in vocab:
-                    break
-                stop -= 1
-            if start == stop:
+            head = "##" if start > 0 else ""
+            stop = match = start
+            while stop < n and head + word[start : stop + 1] in prefixes:
                 stop += 1
-            out.append((sub, offset + positions[start], offset + positions[stop - 1] + 1))
+                if head + word[start:stop] in vocab:
+                    match = stop
+            stop = match if match > start else start + 1  # unmatched: that one character
+            out.append((head + word[start:stop], offset + positions[start], offset + positions[stop - 1] + 1))
             start = stop
         return out
 
@@ -475,10 +540,15 @@ class Tokenizer:
             raise ValueError(f"pattern must be 'S*E*E' or 'S*ES*E', got {pattern!r}")
         if maxlen is not None and (not isinstance(maxlen, int) or maxlen < 2):
             raise ValueError(f"maxlen must be an int >= 2, got {maxlen!r}")
-        first_tokens = self.tokenize(first) if isinstance(first, str) else list(first)
-        second_tokens = None
-        if second is not None:
-            second_tokens = self.tokenize(second) if isinstance(second, str) else list(second)
+        # Truncating from the right keeps a prefix of each text; either keeps at most maxlen + 1 tokens, and the
+        # result only depends on lengths up to that, so a long text need not be tokenized to its end.
+        limit = maxlen + 1 if maxlen is not None and truncate_from == "right" else None
+
+        def tokens_of(text):
+            return self._with_specials(self._leading_tokens(text, limit)) if isinstance(text, str) else list(text)
+
+        first_tokens = tokens_of(first)
+        second_tokens = None if second is None else tokens_of(second)
         if maxlen is not None:
             if truncate_from == "right":
                 index = -int(self.token_end is not None) - 1

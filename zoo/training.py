@@ -5,6 +5,9 @@ type and by name) and all biases, linear warm-up then linear decay (or constant)
 (what evaluation sees and :meth:`Trainer.save_model` writes), gradient clipping, a periodic evaluation hook, tqdm
 progress and a ``log.jsonl``, and checkpoints that survive a kill mid-run: each one is written to a temporary
 folder, fsynced, renamed, and then ``output_dir/checkpoint-last`` (a symlink) is switched to it atomically.
+Each checkpoint carries the SHA-256 of its files (``checksums.json``); the last two are kept while training (only
+the final one once the run is complete), and resuming verifies the checksums first, falling back to the previous
+checkpoint with a warning when the newest is damaged.
 Resuming restores weights, optimizer, scheduler, EMA, grad scaler, every process's RNG states and the position in
 the seeded data order, so a killed and resumed run ends with the same weights as an uninterrupted one.
 
@@ -23,6 +26,7 @@ Scripts run unchanged under ``accelerate launch`` (DDP, one machine or several w
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -44,11 +48,12 @@ from torch import nn
 
 from zoo.ema import ExponentialMovingAverage
 
-__all__ = ["TrainingArguments", "Trainer", "TrainerState", "parameter_groups", "lr_lambda"]
+__all__ = ["TrainingArguments", "Trainer", "TrainerState", "parameter_groups", "lr_lambda", "verify_checkpoint"]
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_LINK = "checkpoint-last"
+CHECKSUMS = "checksums.json"
 _CHECKPOINT_RE = re.compile(r"^checkpoint-\d{8}$")
 _STATE_VERSION = 1
 _MIXED_PRECISION = ("no", "fp16", "bf16")
@@ -243,6 +248,52 @@ def _fsync(path: Path) -> None:
 def _torch_save(obj: Any, path: Path) -> None:
     torch.save(obj, path)
     _fsync(path)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as reader:
+        for block in iter(lambda: reader.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_checksums(folder: Path) -> None:
+    sums = {p.name: _sha256(p) for p in sorted(folder.iterdir()) if p.is_file() and p.name != CHECKSUMS}
+    path = folder / CHECKSUMS
+    path.write_text(json.dumps(sums, indent=2), encoding="utf-8")
+    _fsync(path)
+
+
+def verify_checkpoint(folder: str | os.PathLike) -> str | None:
+    """Why the training checkpoint ``folder`` cannot be resumed from (missing or changed files), or None if it
+    can. A checkpoint written before checksums existed is accepted when its trainer_state.json reads."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return f"{folder} is missing"
+    try:
+        json.loads((folder / "trainer_state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        return f"{folder / 'trainer_state.json'} is unreadable ({type(err).__name__})"
+    if not (folder / CHECKSUMS).is_file():
+        return None
+    try:
+        sums = json.loads((folder / CHECKSUMS).read_text(encoding="utf-8"))
+        if not isinstance(sums, dict):
+            raise ValueError("not an object")
+    except (OSError, ValueError) as err:
+        return f"{folder / CHECKSUMS} is unreadable ({type(err).__name__})"
+    for name, expected in sums.items():
+        path = folder / str(name)
+        if Path(str(name)).name != name or not path.is_file():
+            return f"{path} is missing"
+        if _sha256(path) != expected:
+            return f"{path} does not match its checksum"
+    return None
+
+
+def _checkpoint_step(path: Path) -> int:
+    return int(path.name.rsplit("-", 1)[1])
 
 
 def _torch_load(path: Path) -> Any:
@@ -443,6 +494,10 @@ class Trainer:
         metrics = self.evaluate() if self.eval_fn is not None and self._last_eval != state.global_step else {}
         if args.save_final_checkpoint and self._last_saved != state.global_step:
             self.save_checkpoint()
+        link = self.output_dir / CHECKPOINT_LINK
+        if (acc.is_main_process and state.global_step >= self.total_steps and self._last_saved == state.global_step
+                and link.is_symlink() and verify_checkpoint(link) is None):
+            self._prune(link.resolve(), keep_previous=False)  # the run is complete: its final checkpoint suffices
         done = state.global_step - start
         mean = (acc.reduce(loss_sum, "mean").item() / done) if done else float("nan")
         return {"global_step": state.global_step, "loss": mean, "metrics": metrics}
@@ -559,6 +614,7 @@ class Trainer:
             self._write_checkpoint_files(tmp)
         acc.wait_for_everyone()
         if acc.is_main_process:
+            _write_checksums(tmp)
             _fsync(tmp)
             self._publish(tmp, final)
         acc.wait_for_everyone()
@@ -587,7 +643,8 @@ class Trainer:
         _fsync(path)
 
     def _publish(self, tmp: Path, final: Path) -> None:
-        """Rename the finished folder into place, switch the ``checkpoint-last`` link, drop older checkpoints."""
+        """Rename the finished folder into place, switch the ``checkpoint-last`` link, drop older checkpoints but
+        the previous one."""
         out = self.output_dir
         link, new_link = out / CHECKPOINT_LINK, out / f".{CHECKPOINT_LINK}.tmp"
         if final.exists():  # left by a run killed between this rename and the link switch
@@ -600,21 +657,46 @@ class Trainer:
             shutil.rmtree(link)
         os.replace(new_link, link)
         _fsync(out)
-        for old in out.iterdir():
+        self._prune(final, keep_previous=True)
+
+    def _prune(self, final: Path, keep_previous: bool) -> None:
+        """Remove unfinished folders and every checkpoint except ``final`` and (``keep_previous``) the newest one
+        before it; checkpoints after ``final`` (left by a damaged run that fell back) go too."""
+        older = sorted((p for p in self.output_dir.iterdir() if _CHECKPOINT_RE.match(p.name) and p.is_dir()
+                        and not p.is_symlink() and _checkpoint_step(p) < _checkpoint_step(final)),
+                       key=_checkpoint_step)
+        keep = {final.name} | ({older[-1].name} if keep_previous and older else set())
+        for old in self.output_dir.iterdir():
             stale = _CHECKPOINT_RE.match(old.name) or (old.name.startswith(".checkpoint-") and old.name.endswith(".tmp"))
-            if stale and old != final and old.is_dir() and not old.is_symlink():
+            if stale and old.name not in keep and old.is_dir() and not old.is_symlink():
                 shutil.rmtree(old, ignore_errors=True)
 
     def _resume(self) -> bool:
-        """Load ``output_dir/checkpoint-last`` if present; returns whether it did."""
+        """Load ``output_dir/checkpoint-last`` if present (after verifying its checksums; a damaged one falls back
+        to the newest older checkpoint that verifies, with a warning); returns whether it did."""
         link = self.output_dir / CHECKPOINT_LINK
-        if not link.exists():
-            if link.is_symlink():
-                raise ValueError(f"{link} points to a missing folder ({os.readlink(link)}); remove the link to "
-                                 "start afresh or restore the checkpoint")
+        if not link.is_symlink() and not link.exists():
             return False
-        self.load_checkpoint(link.resolve())
-        return True
+        newest = link.resolve()
+        others = sorted((p for p in self.output_dir.iterdir() if _CHECKPOINT_RE.match(p.name) and p.is_dir()
+                         and not p.is_symlink() and p.resolve() != newest), key=_checkpoint_step, reverse=True)
+        if _CHECKPOINT_RE.match(newest.name):
+            others = [p for p in others if _checkpoint_step(p) < _checkpoint_step(newest)]
+        if not link.exists() and not others:
+            raise ValueError(f"{link} points to a missing folder ({os.readlink(link)}); remove the link to "
+                             "start afresh or restore the checkpoint")
+        problems = []
+        for candidate in [newest, *others]:
+            problem = verify_checkpoint(candidate)
+            if problem is None:
+                if problems:
+                    warnings.warn(f"{'; '.join(problems)}: resuming from the previous checkpoint {candidate.name}",
+                                  stacklevel=3)
+                self.load_checkpoint(candidate)
+                return True
+            problems.append(f"checkpoint {candidate.name} is damaged ({problem})")
+        raise ValueError(f"no usable checkpoint in {self.output_dir}: {'; '.join(problems)}. Remove them to start "
+                         "afresh.")
 
     def load_checkpoint(self, folder: str | os.PathLike) -> None:
         """Restore weights, optimizer, scheduler, EMA, scaler, RNG states and the data position from ``folder``."""
