@@ -105,8 +105,8 @@ class Solver:
     def _encode(self, result: SolveResult) -> tuple[list[int], list[str]]:
         """Prompt ids "[CLS] question [SEP]" (truncated to maxlen with a warning) and the masked numbers."""
         question, numbers = mask_numbers(result.question) if self.number_placeholders else (result.question, [])
-        # counted exactly up to 8x the model limit: the tokenizer reads no more of a huge question than that
-        cap = 8 * self.maxlen
+        # counted exactly up to twice the model limit: the tokenizer reads no more of a huge question than that
+        cap = 2 * self.maxlen
         n_tokens = len(self.tokenizer.tokenize(question, maxlen=cap + 1))  # with [CLS] and [SEP], as maxlen counts
         if n_tokens > self.maxlen:
             count = f"more than {cap}" if n_tokens > cap else str(n_tokens)
