@@ -98,31 +98,11 @@ class ZooConfig(PretrainedConfig):
         lm_head_bias: bool = True,
         **kwargs,
     ):
+        fields = {k: v for k, v in locals().items() if k not in ("self", "kwargs", "pad_token_id", "__class__")}
         kwargs.setdefault("tie_word_embeddings", True)
         super().__init__(pad_token_id=pad_token_id, **kwargs)
-        self.vocab_size = vocab_size
-        self.hidden_size = hidden_size
-        self.num_hidden_layers = num_hidden_layers
-        self.num_attention_heads = num_attention_heads
-        self.intermediate_size = intermediate_size
-        self.hidden_act = hidden_act
-        self.hidden_dropout_prob = hidden_dropout_prob
-        self.attention_probs_dropout_prob = attention_probs_dropout_prob
-        self.max_position_embeddings = max_position_embeddings
-        self.type_vocab_size = type_vocab_size
-        self.initializer_range = initializer_range
-        self.layer_norm_eps = layer_norm_eps
-        self.position_embedding_type = position_embedding_type
-        self.position_offset = position_offset
-        self.max_relative_position = max_relative_position
-        self.token_type_embedding = token_type_embedding
-        self.embedding_norm = embedding_norm
-        self.pre_norm = pre_norm
-        self.attention = attention
-        self.residual_attention = residual_attention
-        self.add_pooler = add_pooler
-        self.lm_head_transform = lm_head_transform
-        self.lm_head_bias = lm_head_bias
+        for name, value in fields.items():
+            setattr(self, name, value)
         self.validate_fields()
 
     def validate_fields(self) -> None:

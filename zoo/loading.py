@@ -21,6 +21,7 @@ import pickle
 import re
 import zipfile
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import NamedTuple
 
 import torch
 from safetensors import SafetensorError
@@ -491,57 +492,81 @@ def from_pretrained(
     check_weights: bool = True,
     **overrides,
 ) -> ZooModel | ZooForLM:
-    """Load a checkpoint (folder or hub id) as a zoo model, in eval mode.
+    """Load a checkpoint as a zoo model, in eval mode: a Hugging Face folder or hub id, or the originals' own
+    layouts (a TF checkpoint folder or prefix with bert_config.json / config.json, or a bert4keras `.weights` file
+    beside its config; see `zoo.bert4keras_io`).
 
-    Besides Hugging Face folders, the originals' own layouts load directly: a folder with bert_config.json or
-    config.json and a TF checkpoint (bert_model.ckpt.* / model.ckpt.*), a TF checkpoint prefix, or a bert4keras
-    Keras HDF5 `.weights` file next to its config (see `zoo.bert4keras_io`).
-
-    head: None -> `ZooModel` (encoder + pooler), "mlm" or "lm" -> `ZooForLM` (tied LM head; for BERT-family
-    checkpoints this is the MLM head, which bert4keras also uses for LM and UniLM models). Not given: what the
-    folder was saved as by zoo (an LM saved with its head comes back with it), else the encoder.
-    attention: "bidirectional" | "causal" | "unilm" overrides the checkpoint's pattern, e.g. a plain BERT becomes a
-    UniLM Seq2Seq model. residual_attention: RealFormer. check_weights: refuse integer or non-finite weights
-    (False: load them as they are). Other keyword arguments override config fields.
-    """
+    head: None -> `ZooModel` (encoder + pooler); "mlm" / "lm" -> `ZooForLM` (the tied MLM head, which bert4keras
+    also uses for LM and UniLM models); not given: what zoo saved the folder as, else the encoder.
+    attention: "bidirectional" | "causal" | "unilm" overrides the checkpoint's pattern (a plain BERT becomes a UniLM
+    Seq2Seq model). residual_attention: RealFormer. check_weights: refuse integer or non-finite weights.
+    Other keyword arguments override config fields."""
     saved = head is _SAVED
     if saved:
         head = None  # the folder's config decides below
     if head not in (None, "mlm", "lm"):
         raise ValueError(f"head must be None, 'mlm' or 'lm', got {head!r}")
-    from .bert4keras_io import read_original  # TF checkpoints and bert4keras .weights files of the originals
+    ckpt = _read_checkpoint(name_or_path, revision=revision, cache_dir=cache_dir)
+    if saved:
+        head = saved_head(ckpt.raw)
+    try:
+        config, state = convert_checkpoint(ckpt.raw, ckpt.state)
+    except CheckpointError as err:
+        raise CheckpointError(f"{ckpt.config_file} with {ckpt.weights_file.name}: {err}") from None
+    _check_names(state, ckpt)
+    _configure(config, state, ckpt.config_file, overrides, attention=attention, residual_attention=residual_attention,
+               vocab_size=apply_vocab_changes(state, keep_tokens, compound_tokens))
+    if check_weights:
+        check_weight_values(state, ckpt.weights_file)
+    _check_layer_count(config, state, ckpt.weights_file)
+
+    model_class = ZooModel if head is None else ZooForLM
+    state = _fit_to_model(model_class, config, state, ckpt)
+    model = model_class(config)
+    model.load_state_dict(state, strict=False)
+    if dtype is not None or device is not None:
+        model.to(device=device, dtype=dtype)
+    return model.eval()
+
+
+class _Checkpoint(NamedTuple):
+    folder: Path
+    config_file: Path
+    weights_file: Path
+    raw: dict
+    state: dict[str, torch.Tensor]
+
+
+def _read_checkpoint(name_or_path, revision=None, cache_dir=None) -> _Checkpoint:
+    """The raw config and weights of a Hugging Face folder / hub id, or of the originals' TF checkpoints and
+    bert4keras `.weights` files."""
+    from .bert4keras_io import read_original
 
     original = read_original(name_or_path)
     if original is not None:
         located, raw, state = original
-        folder, config_file, weights_file = located.source, located.config_file, located.source
-    else:
-        folder = resolve_folder(name_or_path, revision=revision, cache_dir=cache_dir)
-        raw = read_config(folder)
-        config_file, weights_file = folder / "config.json", _weights_file(folder)
-        state = load_weights(folder)
-    if saved:
-        head = saved_head(raw)
-    try:
-        config, state = convert_checkpoint(raw, state)
-    except CheckpointError as err:
-        raise CheckpointError(f"{config_file} with {weights_file.name}: {err}") from None
+        return _Checkpoint(located.source, located.config_file, located.source, raw, state)
+    folder = resolve_folder(name_or_path, revision=revision, cache_dir=cache_dir)
+    raw = read_config(folder)
+    return _Checkpoint(folder, folder / "config.json", _weights_file(folder), raw, load_weights(folder))
 
+
+def _check_names(state: dict, ckpt: _Checkpoint) -> None:
+    """No weight the layout tables do not know; a separate output projection must equal the word embeddings."""
     unknown = sorted(k[len("unknown:"):] for k in state if k.startswith("unknown:"))
     if unknown:
-        raise CheckpointError(f"unknown weights in {weights_file} (layout {raw.get('model_type')!r}): {unknown}")
+        raise CheckpointError(f"unknown weights in {ckpt.weights_file} (layout {ckpt.raw.get('model_type')!r}): "
+                              f"{unknown}")
     decoder = state.pop("tied:decoder", None)
     embed = state.get("embeddings.word_embeddings.weight")
     if decoder is not None and embed is not None and not torch.equal(decoder, embed):
-        raise CheckpointError(f"{weights_file}: the output projection is not tied to the word embeddings")
+        raise CheckpointError(f"{ckpt.weights_file}: the output projection is not tied to the word embeddings")
 
-    new_vocab = apply_vocab_changes(state, keep_tokens, compound_tokens)
-    if new_vocab is not None:
-        overrides["vocab_size"] = new_vocab
-    if attention is not None:
-        overrides["attention"] = attention
-    if residual_attention is not None:
-        overrides["residual_attention"] = residual_attention
+
+def _configure(config: ZooConfig, state: dict, config_file: Path, overrides: dict, **explicit) -> None:
+    """Apply keyword overrides (and the explicit ones that are not None) to the converted config, then validate it.
+    A checkpoint without pooler weights gets no pooler unless asked for."""
+    overrides = {**overrides, **{k: v for k, v in explicit.items() if v is not None}}
     if not any(k.startswith("pooler.") for k in state):
         overrides.setdefault("add_pooler", False)
     for key, value in overrides.items():
@@ -552,35 +577,30 @@ def from_pretrained(
         config.validate_fields()
     except ValueError as err:
         raise CheckpointError(f"{config_file}: {err}") from None
-    if check_weights:
-        check_weight_values(state, weights_file)
-    _check_layer_count(config, state, weights_file)
 
-    model_class = ZooModel if head is None else ZooForLM
-    with torch.device("meta"):  # shapes only: the sizes are checked before anything is allocated
+
+def _fit_to_model(model_class, config: ZooConfig, state: dict, ckpt: _Checkpoint) -> dict:
+    """The state dict under the model's names, checked against the model's shapes on the meta device (before
+    anything is allocated); missing LM-head weights are allowed (randomly initialised), with a warning."""
+    with torch.device("meta"):
         target = model_class(config).state_dict()
-    if head is None:
+    if model_class is ZooModel:
         state = {k: v for k, v in state.items() if not k.startswith("head.")}
     else:
         state = {(k if k.startswith("head.") else f"zoo.{k}"): v for k, v in state.items()}
-
     unexpected = sorted(set(state) - set(target))
     if unexpected:
-        raise CheckpointError(f"{weights_file}: weights that the model has no place for: {unexpected}")
+        raise CheckpointError(f"{ckpt.weights_file}: weights that the model has no place for: {unexpected}")
     mismatched = [f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(target[k].shape)}"
                   for k, v in state.items() if v.shape != target[k].shape]
     if mismatched:
-        raise CheckpointError(f"{weights_file}: shape mismatches with {config_file}: {mismatched}")
+        raise CheckpointError(f"{ckpt.weights_file}: shape mismatches with {ckpt.config_file}: {mismatched}")
     missing = sorted(set(target) - set(state))
-    head_missing = [k for k in missing if k.startswith("head.")]
     other_missing = [k for k in missing if not k.startswith("head.")]
     if other_missing:
-        raise CheckpointError(f"{weights_file}: weights missing from the checkpoint: {other_missing}")
+        raise CheckpointError(f"{ckpt.weights_file}: weights missing from the checkpoint: {other_missing}")
+    head_missing = [k for k in missing if k.startswith("head.")]
     if head_missing:
         logger.warning("%s has no LM head weights %s; they are randomly initialised and need training",
-                       folder, head_missing)
-    model = model_class(config)
-    model.load_state_dict(state, strict=False)
-    if dtype is not None or device is not None:
-        model.to(device=device, dtype=dtype)
-    return model.eval()
+                       ckpt.folder, head_missing)
+    return state

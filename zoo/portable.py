@@ -91,6 +91,39 @@ def _to_hf_names(state: dict, family: str, lm: bool, base_prefix: str) -> dict:
         raise _NotPortable(str(err)) from None
 
 
+_BERT_LAYER = {"attention.out": "attention.output.dense", "norm1": "attention.output.LayerNorm",
+               "ffn.up": "intermediate.dense", "ffn.down": "output.dense", "norm2": "output.LayerNorm"}
+_GPT_LAYER = {"attention.qkv": "attn.c_attn", "attention.out": "attn.c_proj", "ffn.up": "mlp.c_fc",
+              "ffn.down": "mlp.c_proj", "norm1": "ln_1", "norm2": "ln_2"}
+_BERT_HEAD = {"head.dense.weight": "cls.predictions.transform.dense.weight",
+              "head.dense.bias": "cls.predictions.transform.dense.bias",
+              "head.norm.weight": "cls.predictions.transform.LayerNorm.weight",
+              "head.norm.bias": "cls.predictions.transform.LayerNorm.bias", "head.bias": "cls.predictions.bias"}
+_ROBERTA_HEAD = {"head.dense.weight": "lm_head.dense.weight", "head.dense.bias": "lm_head.dense.bias",
+                 "head.norm.weight": "lm_head.layer_norm.weight", "head.norm.bias": "lm_head.layer_norm.bias",
+                 "head.bias": "lm_head.bias"}
+_GPT2_OTHER = {"embeddings.word_embeddings.weight": "wte.weight", "embeddings.position_embeddings.weight":
+               "wpe.weight", "final_norm.weight": "ln_f.weight", "final_norm.bias": "ln_f.bias"}
+_OPENAI_OTHER = {**_GPT2_OTHER, "embeddings.word_embeddings.weight": "tokens_embed.weight",
+                 "embeddings.position_embeddings.weight": "positions_embed.weight"}
+
+
+def _rename_layer(out: dict, parts: list[str], tensor, bert: bool, base_prefix: str) -> None:
+    """One transformer-layer weight: BERT splits the fused qkv; GPT's Conv1D stores weights transposed."""
+    i, rest = parts[1], ".".join(parts[2:])
+    module, _, param = rest.rpartition(".")
+    if not bert:
+        conv = module not in ("norm1", "norm2") and param == "weight"
+        out[f"{base_prefix}h.{i}.{_GPT_LAYER[module]}.{param}"] = tensor.T.contiguous() if conv else tensor
+        return
+    layer = f"{base_prefix}encoder.layer.{i}."
+    if module == "attention.qkv":
+        for piece, chunk in zip(("query", "key", "value"), tensor.chunk(3, dim=0)):
+            out[f"{layer}attention.self.{piece}.{param}"] = chunk
+    else:
+        out[f"{layer}{_BERT_LAYER[module]}.{param}"] = tensor
+
+
 def _rename(state: dict, family: str, lm: bool, base_prefix: str) -> dict:
     out = {}
     bert = family in ("bert", "roberta")
@@ -100,50 +133,15 @@ def _rename(state: dict, family: str, lm: bool, base_prefix: str) -> dict:
         if parts[0] not in ("layers", "embeddings", "pooler", "final_norm", "head"):
             raise KeyError(name)
         if parts[0] == "layers":
-            i, rest = parts[1], ".".join(parts[2:])
-            module, _, param = rest.rpartition(".")
-            if bert:
-                layer = f"{base_prefix}encoder.layer.{i}."
-                if module == "attention.qkv":
-                    for piece, chunk in zip(("query", "key", "value"), tensor.chunk(3, dim=0)):
-                        out[f"{layer}attention.self.{piece}.{param}"] = chunk
-                    continue
-                target = {"attention.out": "attention.output.dense", "norm1": "attention.output.LayerNorm",
-                          "ffn.up": "intermediate.dense", "ffn.down": "output.dense",
-                          "norm2": "output.LayerNorm"}[module]
-                out[f"{layer}{target}.{param}"] = tensor
-            else:
-                target = {"attention.qkv": "attn.c_attn", "attention.out": "attn.c_proj", "ffn.up": "mlp.c_fc",
-                          "ffn.down": "mlp.c_proj", "norm1": "ln_1", "norm2": "ln_2"}[module]
-                conv = module not in ("norm1", "norm2") and param == "weight"
-                out[f"{base_prefix}h.{i}.{target}.{param}"] = tensor.T.contiguous() if conv else tensor
-            continue
-        if bert:
-            mapping = {"embeddings.norm.weight": "embeddings.LayerNorm.weight",
-                       "embeddings.norm.bias": "embeddings.LayerNorm.bias"}
-            if name.startswith("head."):
-                if family == "bert":
-                    head = {"head.dense.weight": "cls.predictions.transform.dense.weight",
-                            "head.dense.bias": "cls.predictions.transform.dense.bias",
-                            "head.norm.weight": "cls.predictions.transform.LayerNorm.weight",
-                            "head.norm.bias": "cls.predictions.transform.LayerNorm.bias",
-                            "head.bias": "cls.predictions.bias"}
-                else:
-                    head = {"head.dense.weight": "lm_head.dense.weight", "head.dense.bias": "lm_head.dense.bias",
-                            "head.norm.weight": "lm_head.layer_norm.weight",
-                            "head.norm.bias": "lm_head.layer_norm.bias", "head.bias": "lm_head.bias"}
-                out[head[name]] = tensor
-            elif name.startswith("pooler."):
-                out[base_prefix + name] = tensor  # for an MLM: an extra, like bert-base-chinese's own pooler
-            else:
-                out[base_prefix + mapping.get(name, name)] = tensor
+            _rename_layer(out, parts, tensor, bert, base_prefix)
+        elif not bert:
+            out[base_prefix + (_OPENAI_OTHER if family == "openai-gpt" else _GPT2_OTHER)[name]] = tensor
+        elif name.startswith("head."):
+            out[(_BERT_HEAD if family == "bert" else _ROBERTA_HEAD)[name]] = tensor
+        elif name.startswith("pooler."):
+            out[base_prefix + name] = tensor  # for an MLM: an extra, like bert-base-chinese's own pooler
         else:
-            gpt = {"embeddings.word_embeddings.weight": "wte.weight", "embeddings.position_embeddings.weight":
-                   "wpe.weight", "final_norm.weight": "ln_f.weight", "final_norm.bias": "ln_f.bias"}
-            if family == "openai-gpt":
-                gpt.update({"embeddings.word_embeddings.weight": "tokens_embed.weight",
-                            "embeddings.position_embeddings.weight": "positions_embed.weight"})
-            out[base_prefix + gpt[name]] = tensor
+            out[base_prefix + name.replace("embeddings.norm.", "embeddings.LayerNorm.")] = tensor
     return out
 
 

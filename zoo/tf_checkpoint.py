@@ -178,46 +178,53 @@ class _Entry:
 
 # ------------------------------------------------------------------------------------------ the table
 
-def _read_table(path: Path) -> dict[str, bytes]:
-    """All key/value pairs of a LevelDB-format table file."""
-    data = path.read_bytes()
+class _Table:
+    """A LevelDB-format table file (TensorFlow's checkpoint index): footer, checksummed blocks, prefix-compressed
+    entries with restart points."""
 
-    def fail(why: str):
-        raise CheckpointFormatError(f"{path}: not a readable TensorFlow checkpoint index ({why})")
+    def __init__(self, path: Path):
+        self.path, self.data = path, path.read_bytes()
+        self.footer = len(self.data) - FOOTER_SIZE
 
-    if len(data) < FOOTER_SIZE:
-        fail(f"{len(data)} bytes, shorter than the table footer")
-    if struct.unpack_from("<Q", data, len(data) - 8)[0] != TABLE_MAGIC:
-        fail("bad magic number: truncated, or not a TensorFlow V2 checkpoint")
-    footer = len(data) - FOOTER_SIZE
-    try:
-        _, pos = _varint(data, footer, footer + 40)  # metaindex handle (unused)
-        _, pos = _varint(data, pos, footer + 40)
-        index_offset, pos = _varint(data, pos, footer + 40)
-        index_size, _ = _varint(data, pos, footer + 40)
-    except ValueError as err:
-        fail(f"footer: {err}")
+    def fail(self, why: str):
+        raise CheckpointFormatError(f"{self.path}: not a readable TensorFlow checkpoint index ({why})")
 
-    def block(offset: int, size: int, what: str) -> bytes:
-        if offset + size + BLOCK_TRAILER > footer:
-            fail(f"{what} at {offset}+{size} runs past the end of the file")
+    def index_handle(self) -> tuple[int, int]:
+        data, footer = self.data, self.footer
+        if len(data) < FOOTER_SIZE:
+            self.fail(f"{len(data)} bytes, shorter than the table footer")
+        if struct.unpack_from("<Q", data, len(data) - 8)[0] != TABLE_MAGIC:
+            self.fail("bad magic number: truncated, or not a TensorFlow V2 checkpoint")
+        try:
+            _, pos = _varint(data, footer, footer + 40)  # metaindex handle (unused)
+            _, pos = _varint(data, pos, footer + 40)
+            index_offset, pos = _varint(data, pos, footer + 40)
+            index_size, _ = _varint(data, pos, footer + 40)
+        except ValueError as err:
+            self.fail(f"footer: {err}")
+        return index_offset, index_size
+
+    def block(self, offset: int, size: int, what: str) -> bytes:
+        data = self.data
+        if offset + size + BLOCK_TRAILER > self.footer:
+            self.fail(f"{what} at {offset}+{size} runs past the end of the file")
         kind = data[offset + size]
         if kind != 0:
             name = {1: "snappy", 2: "zlib"}.get(kind, f"type {kind}")
-            fail(f"{what} is {name}-compressed; TensorFlow's checkpoint writer stores blocks uncompressed and this "
-                 "reader does not decompress. Re-save the checkpoint with TensorFlow's default options")
+            self.fail(f"{what} is {name}-compressed; TensorFlow's checkpoint writer stores blocks uncompressed and "
+                      "this reader does not decompress. Re-save the checkpoint with TensorFlow's default options")
         stored = struct.unpack_from("<I", data, offset + size + 1)[0]
         if crc32c(data[offset:offset + size + 1]) != unmask_crc(stored):
-            fail(f"{what} at offset {offset} fails its crc32c check (corrupted)")
+            self.fail(f"{what} at offset {offset} fails its crc32c check (corrupted)")
         return data[offset:offset + size]
 
-    def entries(raw: bytes, what: str):
+    def entries(self, raw: bytes, what: str):
         if len(raw) < 4:
-            fail(f"{what} is too short")
+            self.fail(f"{what} is too short")
         restarts = struct.unpack_from("<I", raw, len(raw) - 4)[0]
         end = len(raw) - 4 - 4 * restarts
         if end < 0:
-            fail(f"{what} has a bad restart count")
+            self.fail(f"{what} has a bad restart count")
         pos, key = 0, b""
         try:
             while pos < end:
@@ -231,16 +238,21 @@ def _read_table(path: Path) -> dict[str, bytes]:
                 yield key, raw[pos:pos + vlen]
                 pos += vlen
         except ValueError as err:
-            fail(f"{what}: {err}")
+            self.fail(f"{what}: {err}")
 
+
+def _read_table(path: Path) -> dict[str, bytes]:
+    """All key/value pairs of a LevelDB-format table file."""
+    t = _Table(path)
     table = {}
-    for _, handle in entries(block(index_offset, index_size, "index block"), "index block"):
+    for _, handle in t.entries(t.block(*t.index_handle(), "index block"), "index block"):
         try:
             offset, pos = _varint(handle, 0, len(handle))
             size, _ = _varint(handle, pos, len(handle))
         except ValueError as err:
-            fail(f"index block handle: {err}")
-        for key, value in entries(block(offset, size, f"data block at {offset}"), f"data block at {offset}"):
+            t.fail(f"index block handle: {err}")
+        what = f"data block at {offset}"
+        for key, value in t.entries(t.block(offset, size, what), what):
             table[key.decode("utf-8", "replace")] = value
     return table
 

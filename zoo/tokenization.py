@@ -440,8 +440,9 @@ class Tokenizer:
         return tokens, out
 
     def __getstate__(self) -> dict:
-        """Pickled without the expansion cache, so a used and an unused tokenizer pickle (and hash) alike."""
-        return {**self.__dict__, "_expansions": ({}, {}, set())}
+        """Pickled without the lazily built caches (word expansions, vocab prefixes), so a used and an unused
+        tokenizer pickle (and hash) alike."""
+        return {**self.__dict__, "_expansions": ({}, {}, set()), "_prefixes": None}
 
     def _memo(self, words: list[str]) -> tuple[dict, dict, set]:
         """Per distinct word: its tokens and their spans inside the word; ``special`` holds the words that are not

@@ -468,19 +468,8 @@ class Trainer:
                                       args.gradient_accumulation_steps):
                     loss = self._train_step([b for b, _ in window])
                     stepped = True
-                    state.global_step += 1
-                    state.examples_seen += sum(n for _, n in window)
                     loss_sum += loss
-                    window_sum += loss
-                    window_n += 1
-                    bar.update(1)
-                    if state.global_step % args.log_every == 0 or state.global_step == self.total_steps:
-                        self._log_train(window_sum / window_n, bar)
-                        window_sum, window_n = torch.zeros((), device=acc.device), 0
-                    if args.eval_every and state.global_step % args.eval_every == 0:
-                        self.evaluate()
-                    if args.save_every and state.global_step % args.save_every == 0:
-                        self.save_checkpoint()
+                    window_sum, window_n = self._after_step(window, loss, window_sum, window_n, bar)
                     if state.global_step >= self.total_steps:
                         break
                 else:
@@ -491,6 +480,30 @@ class Trainer:
                     state.examples_seen = 0
         finally:
             bar.close()
+        metrics = self._finish()
+        done = state.global_step - start
+        mean = (acc.reduce(loss_sum, "mean").item() / done) if done else float("nan")
+        return {"global_step": state.global_step, "loss": mean, "metrics": metrics}
+
+    def _after_step(self, window, loss, window_sum, window_n, bar):
+        """Count one optimizer step; log, evaluate and checkpoint on their schedules. Returns the log window."""
+        args, state = self.args, self.state
+        state.global_step += 1
+        state.examples_seen += sum(n for _, n in window)
+        window_sum, window_n = window_sum + loss, window_n + 1
+        bar.update(1)
+        if state.global_step % args.log_every == 0 or state.global_step == self.total_steps:
+            self._log_train(window_sum / window_n, bar)
+            window_sum, window_n = torch.zeros((), device=self.accelerator.device), 0
+        if args.eval_every and state.global_step % args.eval_every == 0:
+            self.evaluate()
+        if args.save_every and state.global_step % args.save_every == 0:
+            self.save_checkpoint()
+        return window_sum, window_n
+
+    def _finish(self) -> dict:
+        """The final evaluation and checkpoint; a completed run keeps only its final checkpoint."""
+        args, acc, state = self.args, self.accelerator, self.state
         metrics = self.evaluate() if self.eval_fn is not None and self._last_eval != state.global_step else {}
         if args.save_final_checkpoint and self._last_saved != state.global_step:
             self.save_checkpoint()
@@ -498,9 +511,7 @@ class Trainer:
         if (acc.is_main_process and state.global_step >= self.total_steps and self._last_saved == state.global_step
                 and link.is_symlink() and verify_checkpoint(link) is None):
             self._prune(link.resolve(), keep_previous=False)  # the run is complete: its final checkpoint suffices
-        done = state.global_step - start
-        mean = (acc.reduce(loss_sum, "mean").item() / done) if done else float("nan")
-        return {"global_step": state.global_step, "loss": mean, "metrics": metrics}
+        return metrics
 
     def _end_of_data(self) -> None:
         if self.state.global_step == 0:
