@@ -1,4 +1,4 @@
-"""Tiny training run used by tests/test_training.py; runs alone or under ``accelerate launch``.
+"""Tiny training run used by tests/zoo/test_training.py; runs alone or under ``accelerate launch``.
 
 Writes ``OUT/final/model.safetensors`` (EMA weights when ``--ema`` is given). With the environment variable
 ``ZOO_TEST_KILL_AT=N`` the process SIGKILLs itself when optimizer step N starts, to test resuming.

@@ -3,7 +3,7 @@
 import ast
 from pathlib import Path
 
-ZOO = Path(__file__).resolve().parents[1] / "zoo"
+ZOO = Path(__file__).resolve().parents[2] / "zoo"
 MAX_LINES = 50
 
 # Functions still over the limit, each to be shrunk (then removed from here); the entry must match the current

@@ -21,7 +21,7 @@ import zoo.training as training
 from zoo.ema import ExponentialMovingAverage
 from zoo.training import Trainer, TrainingArguments, lr_lambda, parameter_groups
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "tests" / "_train_tiny.py"
 
 
