@@ -301,7 +301,7 @@ class ZooModel(ZooPreTrainedModel):
         cache: KVCache | None = None,
         output_hidden_states: bool = False,
         output_attentions: bool = False,
-        return_dict: bool = True,
+        return_dict: bool | None = True,
         **unused,
     ) -> ZooModelOutput:
         """attention_mask is [B, L] (1 = token, 0 = padding) over the new tokens or over cached + new tokens.
@@ -332,13 +332,14 @@ class ZooModel(ZooPreTrainedModel):
             output_hidden_states, output_attentions)
         if cache is not None:
             cache.advance(q_len, key_mask, segments)
-        return ZooModelOutput(
+        out = ZooModelOutput(
             last_hidden_state=x,
             pooler_output=self.pooler(x) if self.pooler is not None else None,
             cache=cache,
             hidden_states=hidden_states,
             attentions=attentions,
         )
+        return out if return_dict is not False else out.to_tuple()
 
     def _embed(self, input_ids, token_type_ids, position_ids, past: int) -> torch.Tensor:
         """Token (+ absolute position, counted from `past` unless given) + token type embeddings."""

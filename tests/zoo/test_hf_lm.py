@@ -67,6 +67,10 @@ def test_return_dict_false_gives_a_tuple_with_the_loss_first():
     assert isinstance(model(ids, return_dict=False), tuple)
     assert torch.equal(loss, full.loss) and torch.equal(logits, full.logits)
     assert torch.equal(model(ids, return_dict=False)[0], full.logits)
+    encoder = model.zoo
+    hidden, *_ = encoder(ids, return_dict=False)
+    assert isinstance(encoder(ids, return_dict=False), tuple)
+    assert torch.equal(hidden, encoder(ids).last_hidden_state)
 
 
 def test_labels_with_a_truncated_head_are_refused():
