@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -39,6 +40,39 @@ class SpacesForSummary(ZooForLM):
         return SpacesOutput(**dict(out.items()), copy_logits=self.copy_head(out.head_hidden_state))
 
     @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs) -> SpacesForSummary:
+        """A folder saved by ``save_pretrained`` (Hugging Face layout), or the SPACES training script's own
+        ``model.save_weights`` file (see ``from_bert4keras``)."""
+        if not args and _is_bert4keras(pretrained_model_name_or_path):
+            return cls.from_bert4keras(pretrained_model_name_or_path, **kwargs)
+        return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+
+    @classmethod
+    def from_bert4keras(cls, path, dtype: torch.dtype | None = None,
+                        device: str | torch.device | None = None) -> SpacesForSummary:
+        """Load what bojone/SPACES seq2seq_model.py saves with ``model.save_weights``: a Keras HDF5 ``.weights``
+        file (``path``, or the one such file in folder ``path``) beside the pretrained model's
+        ``bert_config.json`` / ``config.json``. The UniLM (BERT or NEZHA, tied MLM head; a ``keep_tokens`` /
+        ``compound_tokens`` vocabulary is sized by the stored table) loads as in ``zoo.from_pretrained``; the copy
+        head is the one extra ``Dense`` layer with a [hidden, 3] kernel and a [3] bias, whatever Keras named it.
+        Its softmax is ``copy_logits.softmax(-1)``."""
+        import zoo
+        from zoo.bert4keras_io import find_original, take_dense_head
+
+        original = find_original(path)
+        if original is None:
+            raise FileNotFoundError(f"{path}: no bert4keras `.weights` file with its bert_config.json / config.json")
+        _, kernel, bias = take_dense_head(original, 3)
+        lm = zoo.from_pretrained(original, head="mlm", attention="unilm")
+        model = cls.from_lm(lm)
+        with torch.no_grad():
+            model.copy_head.weight.copy_(torch.from_numpy(kernel.T.astype("float32")))
+            model.copy_head.bias.copy_(torch.from_numpy(bias.astype("float32")))
+        if dtype is not None or device is not None:
+            model.to(device=device, dtype=dtype)
+        return model.eval()
+
+    @classmethod
     def from_lm(cls, lm: ZooForLM) -> SpacesForSummary:
         """Wrap a loaded ZooForLM (e.g. from ``zoo.from_pretrained(..., head="mlm", attention="unilm")``);
         the copy head starts fresh."""
@@ -47,6 +81,14 @@ class SpacesForSummary(ZooForLM):
         if unexpected or any(not k.startswith("copy_head.") for k in missing):
             raise ValueError(f"state dict mismatch: missing {missing}, unexpected {unexpected}")
         return model.to(next(lm.parameters()).device)
+
+
+def _is_bert4keras(path) -> bool:
+    """One of the originals' layouts (a Keras HDF5 file or TF checkpoint, or a folder holding one and no
+    Hugging Face weights), rather than a Hugging Face folder or hub id."""
+    from zoo.bert4keras_io import Original, find_original
+
+    return isinstance(path, Original) or (isinstance(path, (str, Path)) and find_original(path) is not None)
 
 
 def target_positions(token_type_ids: torch.Tensor) -> torch.Tensor:

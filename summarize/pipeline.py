@@ -65,6 +65,23 @@ def check_options(opts: dict, max_positions: int) -> None:
         raise ValueError(f"copy must be true or false, got {opts.get('copy')!r}")
 
 
+def _pipeline_spec(folder: Path, default: bool = False) -> dict:
+    """``pipeline.json``, or for a folder without one the parts it holds (``generator/``, ``extractor/``,
+    ``user_dict.txt``)."""
+    if (folder / PIPELINE_FILE).is_file():
+        return json.loads((folder / PIPELINE_FILE).read_text(encoding="utf-8"))
+    if not default and (folder / "generator").is_dir():
+        spec = {"generator": "generator"}
+        if (folder / "extractor").is_dir():
+            spec["extractor"] = "extractor"
+        if (folder / "user_dict.txt").is_file():
+            spec["user_dict"] = "user_dict.txt"
+        return spec
+    hint = " (no default pipeline is shipped in this build; train one with scripts/train_summarize.py)" \
+        if default else " and no generator/ folder"
+    raise FileNotFoundError(f"{folder / PIPELINE_FILE} not found{hint}")
+
+
 class Summarizer:
     """Extract-then-generate summariser.
 
@@ -98,19 +115,32 @@ class Summarizer:
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, device: str | torch.device | None = None,
                         dtype: torch.dtype | None = torch.float32, **options) -> Summarizer:
-        """Load a pipeline folder (``pipeline.json`` + ``generator/`` [+ ``extractor/``, ``encoder/``]);
-        ``path=None`` loads the shipped default pipeline. The generator is cast to ``dtype`` (float32 by
-        default, whatever precision it was stored in; None keeps the stored one)."""
+        """Load a pipeline folder; ``path=None`` loads the shipped default pipeline. Accepted layouts:
+
+        * ``pipeline.json`` + ``generator/`` [+ ``extractor/``, ``encoder/``, ``user_dict.txt``], as
+          ``save_pretrained`` writes it;
+        * no ``pipeline.json``: ``generator/`` [+ ``extractor/`` (a ``ClauseExtractor.save_pretrained`` folder
+          over the generator's own clause vectors), ``user_dict.txt``], with default options.
+
+        ``generator/`` is either a ``SpacesForSummary.save_pretrained`` folder or what bojone/SPACES
+        seq2seq_model.py leaves: its ``model.save_weights`` file (e.g. ``best_model.weights``) with the
+        pretrained model's ``bert_config.json`` (or ``config.json``); it always holds the ``vocab.txt`` the
+        generator was trained with, one token a line, as many as the stored embedding rows. Without
+        ``user_dict.txt`` jieba gets the official CAIL2020 user dictionary. The generator is cast to ``dtype``
+        (float32 by default, whatever precision it was stored in; None keeps the stored one)."""
         folder = Path(path) if path is not None else DEFAULT_PATH
-        if not (folder / PIPELINE_FILE).is_file():
-            hint = " (no default pipeline is shipped in this build; train one with scripts/train_summarize.py)" \
-                if path is None else ""
-            raise FileNotFoundError(f"{folder / PIPELINE_FILE} not found{hint}")
-        spec = json.loads((folder / PIPELINE_FILE).read_text(encoding="utf-8"))
+        spec = _pipeline_spec(folder, default=path is None)
         user_dict = folder / spec["user_dict"] if spec.get("user_dict") else OFFICIAL_USER_DICT
-        generator = SpacesForSummary.from_pretrained(folder / spec.get("generator", "generator"),
+        generator_folder = folder / spec.get("generator", "generator")
+        generator = SpacesForSummary.from_pretrained(generator_folder,
                                                      **({"dtype": dtype} if dtype is not None else {}))
-        tokenizer = word_tokenizer(folder / spec.get("generator", "generator") / "vocab.txt", user_dict)
+        if not (generator_folder / "vocab.txt").is_file():
+            raise FileNotFoundError(f"{generator_folder / 'vocab.txt'} not found: the generator's vocabulary, as "
+                                    "trained (for a bert4keras model: after keep_tokens / compound_tokens)")
+        tokenizer = word_tokenizer(generator_folder / "vocab.txt", user_dict)
+        if len(tokenizer.vocab) != generator.config.vocab_size:
+            raise ValueError(f"{generator_folder / 'vocab.txt'} has {len(tokenizer.vocab)} tokens, the generator "
+                             f"{generator.config.vocab_size} embedding rows: not the vocabulary it was trained with")
         extractor = encoder = encoder_tokenizer = None
         if spec.get("extractor"):
             extractor = ClauseExtractor.from_pretrained(folder / spec["extractor"])
@@ -119,6 +149,10 @@ class Summarizer:
 
                 encoder = from_pretrained(folder / spec["encoder"])
                 encoder_tokenizer = _char_tokenizer(folder / spec["encoder"])
+            width = (encoder if encoder is not None else generator).config.hidden_size
+            if extractor.config["input_size"] != width:
+                raise ValueError(f"{folder / spec['extractor']} reads {extractor.config['input_size']}-d clause "
+                                 f"vectors; its clause encoder gives {width}-d ones")
         merged = {**spec.get("options", {}), **options}
         return cls(generator, tokenizer, extractor, encoder, encoder_tokenizer,
                    threshold=spec.get("threshold"), device=device, **merged)
