@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import select
+import signal
 import sys
+import threading
 
 from nlpzoo.console import (CLIError, Report, UsageError, add_common_arguments, decode, read_source,
                             require_text, stdin_is_interactive)
@@ -94,11 +98,44 @@ def _once(bot, args, history: list[str]) -> int:
 
 
 def _read_line(prompt: str, encoding: str) -> str:
+    if prompt and hasattr(signal, "set_wakeup_fd") and threading.current_thread() is threading.main_thread():
+        return _read_terminal_line(prompt, encoding)
     try:
         return input(prompt)
     except UnicodeDecodeError as err:
         decode(err.object, "stdin", encoding)  # raises the one-line error naming the byte offset
         raise
+
+
+def _read_terminal_line(prompt: str, encoding: str) -> str:
+    """One line from the terminal (its own line editing), interruptible at any moment.
+
+    `input()` blocks in read(2): a Ctrl-C that lands between printing the prompt and entering read() is noted
+    but never acted on, and the prompt hangs. Here the wait is a select() on the terminal and on Python's signal
+    wake-up pipe, so Ctrl-C always raises KeyboardInterrupt and Ctrl-D at an empty line raises EOFError."""
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    previous = signal.set_wakeup_fd(wake_w)
+    fd, line = sys.stdin.fileno(), b""
+    try:
+        sys.stdout.write(prompt)
+        sys.stdout.flush()
+        while not line.endswith(b"\n"):
+            ready = select.select([fd, wake_r], [], [])[0]
+            if wake_r in ready:
+                os.read(wake_r, 64)  # the signal's Python handler runs as soon as this returns
+                continue
+            chunk = os.read(fd, 4096)
+            if not chunk and not line:
+                raise EOFError
+            if not chunk:
+                break
+            line += chunk
+    finally:
+        signal.set_wakeup_fd(previous)
+        os.close(wake_r)
+        os.close(wake_w)
+    return decode(line, "stdin", encoding).rstrip("\r\n")
 
 
 def _command(line: str, say) -> str | None:
