@@ -85,7 +85,7 @@ def build_model(args: argparse.Namespace, tokenizer):
 
 def load_vocab_for(args: argparse.Namespace):
     """Tokenizer over the training vocab; with --init, the checkpoint's vocab simplified (4 specials)."""
-    from zoo.tokenization import Tokenizer, load_vocab, simplify_vocab
+    from zoo.tokenization import load_vocab, simplify_vocab
 
     from mathwp.seq2seq import PLACEHOLDERS, SPECIALS, load_tokenizer
 
@@ -95,13 +95,16 @@ def load_vocab_for(args: argparse.Namespace):
         if args.number_placeholders:
             vocab.update({t: len(vocab) + i for i, t in enumerate(PLACEHOLDERS) if t not in vocab})
         return load_tokenizer(vocab, args.number_placeholders)
-    if args.number_placeholders:
-        raise ValueError("--number-placeholders needs a from-scratch model (no --init)")
     from huggingface_hub import snapshot_download
 
     folder = Path(args.init) if Path(args.init).is_dir() else Path(snapshot_download(args.init))
-    vocab, args.keep_tokens = simplify_vocab(load_vocab(folder / "vocab.txt"), startswith=SPECIALS)
-    return Tokenizer(vocab, do_lower_case=True)
+    full = load_vocab(folder / "vocab.txt")
+    if args.number_placeholders and not all(t in full for t in PLACEHOLDERS):
+        raise ValueError("--number-placeholders with --init needs a checkpoint whose vocab has [n0]..[n19] "
+                         "(e.g. the base from scripts/pretrain_base.py)")
+    keep = SPECIALS + PLACEHOLDERS if args.number_placeholders else SPECIALS
+    vocab, args.keep_tokens = simplify_vocab(full, startswith=keep)
+    return load_tokenizer(vocab, args.number_placeholders)
 
 
 def trim_vocab(tokenizer, encoded: list[list[int]], number_placeholders: bool):
