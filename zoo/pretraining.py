@@ -28,7 +28,8 @@ from zoo.data import pad, padding_mask
 from zoo.segmentation import text_segmentate
 from zoo.tokenization import is_cjk_character, is_punctuation
 
-__all__ = ["SPECIAL_TOKENS", "TASKS", "build_char_vocab", "text_chunks", "task_buckets", "collate_buckets", "pretraining_loss"]
+__all__ = ["SPECIAL_TOKENS", "TASKS", "build_char_vocab", "text_chunks", "task_buckets", "collate_buckets",
+           "mask_tokens", "pretraining_loss"]
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 TASKS = ("mlm", "seq2seq", "lm")
@@ -87,8 +88,9 @@ def task_buckets(examples: Sequence[dict], batch_size: int, seed: int = 0, max_t
         start = 0
         while start < len(group):
             size = batch_size
-            if max_tokens:
-                size = max(1, min(batch_size, max_tokens // max(1, len(group[min(len(group), start + batch_size) - 1]["input_ids"]))))
+            if max_tokens:  # the longest example of a full batch decides how many rows fit
+                longest = len(group[min(len(group), start + batch_size) - 1]["input_ids"])
+                size = max(1, min(batch_size, max_tokens // max(1, longest)))
             chunk = group[start : start + size]
             start += size
             row = {"task": task, "input_ids": [e["input_ids"] for e in chunk],
