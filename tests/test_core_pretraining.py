@@ -31,8 +31,9 @@ def test_char_vocab_layout_and_coverage(tokenizer):
     assert tokens[: len(SPECIAL_TOKENS)] == SPECIAL_TOKENS and tokens[len(SPECIAL_TOKENS)] == "[n0]"
     assert len(set(tokens)) == len(tokens)
     assert "##9" in tokens and "##p" in tokens and "##天" not in tokens  # continuation pieces only off CJK
-    for text in TEXTS:
-        assert "[UNK]" not in tokenizer.tokenize(text)
+    for text in TEXTS:  # ids, not tokenize(): that returns the text's pieces even for [UNK]
+        assert tokenizer.token_to_id("[UNK]") not in tokenizer.encode(text)[0]
+    assert "，" in tokens and "？" in tokens and "," not in tokens  # the tokenizer keeps full-width punctuation
     assert tokenizer.tokenize("5999")[1:-1] == ["5", "##9", "##9", "##9"]
 
 

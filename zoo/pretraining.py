@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from zoo.data import pad, padding_mask
 from zoo.segmentation import text_segmentate
-from zoo.tokenization import is_cjk_character, is_punctuation
+from zoo.tokenization import is_cjk_character, is_punctuation, normalize_with_map
 
 __all__ = ["SPECIAL_TOKENS", "TASKS", "build_char_vocab", "text_chunks", "task_buckets", "collate_buckets",
            "mask_tokens", "pretraining_loss"]
@@ -40,13 +40,14 @@ def build_char_vocab(texts: Iterable[str], min_count: int = 2, extra_tokens: Seq
                      max_size: int | None = None) -> list[str]:
     """A character-level BERT vocab from raw text: specials, ``extra_tokens``, then characters by frequency.
 
-    Text is lowercased (the tokenizer's ``do_lower_case``). Every kept character that is neither CJK nor
+    Characters are counted after the tokenizer's own ``do_lower_case`` normalization (lowercase, accents
+    stripped; full-width punctuation such as "，" stays as it is, so it gets its own token). Every kept character that is neither CJK nor
     punctuation also gets a ``##`` continuation piece, so any run of letters or digits tokenizes piece by piece
     instead of becoming [UNK]; digits and ASCII letters are always kept.
     """
     counts: Counter[str] = Counter()
     for text in texts:
-        counts.update(unicodedata.normalize("NFKC", text).lower())
+        counts.update(normalize_with_map(text)[0])
     always = "0123456789abcdefghijklmnopqrstuvwxyz"
     chars = [c for c, n in counts.most_common() if n >= min_count and not c.isspace()
              and unicodedata.category(c)[0] != "C" and c not in always]
