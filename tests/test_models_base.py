@@ -79,3 +79,33 @@ def test_placeholders_need_a_vocab_that_has_them(tmp_path):
     (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "a"]) + "\n")
     with pytest.raises(ValueError, match="n19"):
         train_mathwp.load_vocab_for(argparse.Namespace(init=str(tmp_path), number_placeholders=True))
+
+
+SHIPPED_BASE = REPO / "zoo" / "models" / "base-zh"
+
+
+def test_shipped_base_loads_in_every_mode_and_matches_its_tokenizers():
+    from safetensors.torch import load_file
+    from transformers import AutoTokenizer
+
+    from zoo.tokenization import Tokenizer
+
+    assert all(f.stat().st_size <= 25 * 2**20 for f in SHIPPED_BASE.iterdir())
+    assert all(t.dtype == torch.float16 for t in load_file(str(SHIPPED_BASE / "model.safetensors")).values())
+    vocab = (SHIPPED_BASE / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    for head, attention in (("mlm", "bidirectional"), ("mlm", "unilm"), ("lm", "causal")):
+        model = zoo.from_pretrained(SHIPPED_BASE, head=head, attention=attention)
+        assert model.config.vocab_size == len(vocab) and model.config.attention == attention
+    text = "今天加班到很晚，好累啊 iPhone 12"
+    ours = Tokenizer(str(SHIPPED_BASE / "vocab.txt")).tokenize(text)[1:-1]
+    assert AutoTokenizer.from_pretrained(SHIPPED_BASE).tokenize(text) == ours and "[UNK]" not in ours
+    card = (SHIPPED_BASE / "README.md").read_text(encoding="utf-8")
+    assert "Fill-mask" in card and "scripts/pretrain_base.py" in card
+
+
+def test_shipped_chat_default_is_fine_tuned_from_the_base():
+    from dialog.chatbot import DEFAULT_MODEL
+
+    base_vocab = (SHIPPED_BASE / "vocab.txt").read_text(encoding="utf-8")
+    assert (DEFAULT_MODEL / "vocab.txt").read_text(encoding="utf-8") == base_vocab
+    assert "--init" in (DEFAULT_MODEL / "README.md").read_text(encoding="utf-8")
