@@ -34,6 +34,7 @@ class SolveResult:
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     truncated_tokens: int = 0  # question tokens cut to fit the model
+    votes: int | None = None  # with self-consistency: how many of the candidates gave this value
 
     def to_dict(self) -> dict:
         """JSON-ready: the value as text ("11/20", or a float's repr)."""
@@ -118,8 +119,9 @@ class Solver:
         return ids, numbers
 
     @torch.no_grad()
-    def _generate(self, prompts: list[list[int]], beam_size: int) -> list[list[int]]:
-        """Batched greedy/beam decoding of left-padded prompts; returns the new ids per prompt."""
+    def _generate(self, prompts: list[list[int]], beam_size: int, **sampling) -> list[list[int]]:
+        """Batched greedy/beam decoding (or sampling, with ``sampling`` options for ``zoo.generate``) of
+        left-padded prompts; returns the new ids per prompt (per sample, grouped by prompt, when sampling)."""
         import zoo
 
         device = next(self.model.parameters()).device
@@ -131,17 +133,25 @@ class Solver:
             pad_token_id=0,
             num_beams=beam_size,
             beam_mode="bert4keras",
+            **sampling,
         )
         return out.tolist()
 
     def solve(
-        self, questions: str | list[str], beam_size: int = 1, batch_size: int = 16, progress: bool = False
+        self, questions: str | list[str], beam_size: int = 1, batch_size: int = 16, progress: bool = False,
+        num_samples: int = 0, temperature: float = 1.0, seed: int = 0,
     ) -> list[SolveResult]:
-        """Solve each question; never raises for a bad question (the result carries the error or warning)."""
+        """Solve each question; never raises for a bad question (the result carries the error or warning).
+
+        ``num_samples > 0`` adds self-consistency: that many expressions are also sampled (at ``temperature``,
+        seeded) and the exact value that most candidates (the greedy/beam one included) evaluate to wins; ties go to
+        the value found first, so the greedy answer wins a tie. Expressions ``safe_eval`` refuses get no vote."""
         if isinstance(questions, str):
             questions = [questions]
         if beam_size < 1 or batch_size < 1:
             raise ValueError("beam_size and batch_size must be >= 1")
+        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 0:
+            raise ValueError(f"num_samples must be an int >= 0, got {num_samples!r}")
         results = []
         for q in questions:
             if not isinstance(q, str):
@@ -160,7 +170,36 @@ class Solver:
             for r, ids, nums in zip(chunk, generated, numbers):
                 r.expression = unmask_expression(decode_expression(self.tokenizer, ids), nums)
                 r.value, r.answer, r.error = evaluate_expression(r.expression)
+            if num_samples:
+                sampled = self._generate(list(prompts), 1, do_sample=True, temperature=temperature,
+                                         num_return_sequences=num_samples, seed=seed + start)
+                for i, (r, nums) in enumerate(zip(chunk, numbers)):
+                    rows = sampled[i * num_samples : (i + 1) * num_samples]
+                    self._vote(r, [unmask_expression(decode_expression(self.tokenizer, ids), nums) for ids in rows])
         return results
+
+    @staticmethod
+    def _vote(result: SolveResult, expressions: list[str]) -> None:
+        """Self-consistency: keep the candidate whose exact value most candidates share."""
+        candidates = [(result.expression, result.value, result.answer)]
+        for expression in expressions:
+            value, answer, error = evaluate_expression(expression)
+            if error is None:
+                candidates.append((expression, value, answer))
+        counts: dict = {}
+        for _, value, _ in candidates:
+            if value is not None:
+                key = _vote_key(value)
+                counts[key] = counts.get(key, 0) + 1
+        if not counts:
+            return
+        best = max(counts.values())
+        for expression, value, answer in candidates:
+            if value is not None and counts[_vote_key(value)] == best:
+                if expression != result.expression:
+                    result.expression, result.value, result.answer, result.error = expression, value, answer, None
+                result.votes = best
+                return
 
     @staticmethod
     def _check(result: SolveResult) -> bool:
@@ -171,3 +210,11 @@ class Solver:
         if not _DIGIT.search(result.question):
             result.warnings.append("question contains no digits; the model copies numbers from the question")
         return True
+
+
+def _vote_key(value: Number):
+    """Values that the answer metric treats as equal (rounded to 6 decimals) share a vote."""
+    try:
+        return round(float(value), 6)
+    except OverflowError:
+        return value

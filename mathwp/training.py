@@ -29,12 +29,17 @@ def build_tokenizer(vocab: str | Path, init: str | None = None, number_placehold
         if number_placeholders:
             vocab.update({t: len(vocab) + i for i, t in enumerate(PLACEHOLDERS) if t not in vocab})
         return load_tokenizer(vocab, number_placeholders), None
-    if number_placeholders:
-        raise ValueError("number placeholders need a from-scratch model (no init checkpoint)")
     from huggingface_hub import snapshot_download
 
     folder = Path(init) if Path(init).is_dir() else Path(snapshot_download(init))
-    vocab, keep_tokens = simplify_vocab(load_vocab(folder / "vocab.txt"), startswith=SPECIALS)
+    full = load_vocab(folder / "vocab.txt")
+    if number_placeholders and not all(t in full for t in PLACEHOLDERS):
+        raise ValueError("number placeholders with an init checkpoint need a vocab that has [n0]..[n19] "
+                         "(e.g. the base from scripts/pretrain_base.py)")
+    keep = SPECIALS + PLACEHOLDERS if number_placeholders else SPECIALS
+    vocab, keep_tokens = simplify_vocab(full, startswith=keep)
+    if number_placeholders:
+        return load_tokenizer(vocab, number_placeholders), keep_tokens
     return Tokenizer(vocab, do_lower_case=True), keep_tokens
 
 

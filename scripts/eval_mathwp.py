@@ -23,6 +23,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--limit", type=int, default=None, help="only the first N problems")
     p.add_argument("--beam-size", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--num-samples", type=int, default=0, help="self-consistency: sampled expressions per question")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature for --num-samples")
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--errors", type=Path, default=None, help="write the wrong answers here as JSON lines")
@@ -48,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     solver = Solver.from_pretrained(args.model, device=args.device)
     start = time.time()
     results = solver.solve([s[0] for _, s in samples], beam_size=args.beam_size, batch_size=args.batch_size,
-                           progress=True)  # fmt: skip
+                           progress=True, num_samples=args.num_samples, temperature=args.temperature)  # fmt: skip
     correct, refused, wrong = 0, 0, []
     for result, (problem, (_, expression, answer)) in zip(results, samples):
         ok = result.value is not None and is_equal(result.value, safe_eval(answer))
@@ -66,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         "dropped": len(problems) - len(samples),
         "refused": refused,
         "beam_size": args.beam_size,
+        "num_samples": args.num_samples,
+        "temperature": args.temperature,
         "seconds": round(time.time() - start, 2),
         "model": str(args.model or "default"),
         "data": str(args.data),

@@ -34,6 +34,8 @@ def main(argv=None) -> int:
     p.add_argument("--no-copy", action="store_true")
     p.add_argument("--no-repeat-ngram-size", type=int, default=None)
     p.add_argument("--repetition-penalty", type=float, default=None)
+    p.add_argument("--threshold", type=float, default=None,
+                   help="extraction threshold (0: the generator reads the whole text); default: the pipeline's")
     p.add_argument("--outputs", default=None, help="write reference<TAB>prediction lines here")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--lead", type=int, default=None,
@@ -54,7 +56,10 @@ def main(argv=None) -> int:
         predictions = [t.strip()[:args.lead] for t, _ in pairs]
     else:
         summarizer = Summarizer.from_pretrained(args.model, device=args.device)
+        if args.threshold is not None:
+            summarizer.threshold = args.threshold
         predictions = summarizer.summarize_batch([t for t, _ in pairs], batch_size=args.batch_size, **options)
+        options["threshold"] = summarizer.threshold
     seconds = time.perf_counter() - start
     totals = {"word_main": 0.0, "word_rouge-1": 0.0, "word_rouge-2": 0.0, "word_rouge-l": 0.0,
               "char_main": 0.0, "char_rouge-1": 0.0, "char_rouge-2": 0.0, "char_rouge-l": 0.0,

@@ -82,7 +82,9 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    vocab = Path(args.vocab) if args.vocab else DEFAULT_VOCAB[args.family]
+    init_vocab = Path(args.init) / "vocab.txt" if args.init else None
+    vocab = Path(args.vocab) if args.vocab else init_vocab if init_vocab and init_vocab.is_file() else \
+        DEFAULT_VOCAB[args.family]
     tokenizer = Tokenizer(str(vocab), do_lower_case=True)
     fmt = NezhaGPTFormat(tokenizer, maxlen=args.maxlen) if args.family == "nezha-gpt" else \
         CDialGPTFormat(tokenizer, max_positions=args.maxlen)
