@@ -67,18 +67,22 @@ def test_export_is_fp16_loadable_and_fills_masks(base, capsys):
 
 
 def test_solver_fine_tuning_from_the_base_keeps_placeholders(base):
+    from mathwp.training import build_tokenizer
+
     args = argparse.Namespace(init=str(base / "base"), number_placeholders=True)
-    tokenizer = train_mathwp.load_vocab_for(args)
+    tokenizer, keep_tokens = build_tokenizer(None, args.init, args.number_placeholders)
     assert tokenizer.tokenize("[n0]+[n1]")[1:-1] == ["[n0]", "+", "[n1]"]
     assert [tokenizer.id_to_token(i) for i in range(4)] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
-    model = train_mathwp.build_model(args, tokenizer)
+    model = train_mathwp.build_model(args, tokenizer, keep_tokens)
     assert model.config.vocab_size == len(tokenizer) and model.config.attention == "unilm"
 
 
 def test_placeholders_need_a_vocab_that_has_them(tmp_path):
     (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "a"]) + "\n")
+    from mathwp.training import build_tokenizer
+
     with pytest.raises(ValueError, match="n19"):
-        train_mathwp.load_vocab_for(argparse.Namespace(init=str(tmp_path), number_placeholders=True))
+        build_tokenizer(None, str(tmp_path), True)
 
 
 SHIPPED_BASE = REPO / "zoo" / "models" / "base-zh"
