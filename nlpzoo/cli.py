@@ -19,7 +19,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "solve": ("nlpzoo.commands.solve", "solve math word problems"),
     "chat": ("nlpzoo.commands.chat", "multi-turn chit-chat in the terminal"),
     "summarize": ("nlpzoo.commands.summarize", "SPACES long-document summarization"),
-    "convert": ("zoo.convert", "convert checkpoints between formats"),
+    "convert": ("nlpzoo.commands.convert", "bert4keras / TF checkpoints -> a Hugging Face folder"),
     "demo": ("nlpzoo.demo", "every package on the shipped defaults"),
 }
 

@@ -159,7 +159,7 @@ def build_model(args, vocab_size: int):
 def export(run: Path, to: Path) -> None:
     """The last checkpoint's weights in fp16 with config and vocab: a folder ``zoo.from_pretrained`` loads."""
     import zoo
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import load_file
 
     config = zoo.ZooConfig.from_json_file(str(run / "config.json"))
     state = load_file(str(run / "checkpoint-last" / "model.safetensors"))

@@ -108,7 +108,8 @@ def main(argv=None) -> int:
     vectors = vectorize(records, generator.zoo, tokenizer, maxlen=min(512, args.max_positions))
     print(json.dumps({"stage": "B", "seconds": round(time.time() - t0)}), flush=True)
     oof, info = train_extractor_kfold(vectors, records, work / "extractor", num_folds=args.folds,
-                                      hidden_size=hidden, epochs=args.extractor_epochs, batch_size=64)
+                                      hidden_size=generator.config.hidden_size, epochs=args.extractor_epochs,
+                                      batch_size=64)
     (work / "extractor" / "threshold.json").write_text(json.dumps(info), encoding="utf-8")
     print(json.dumps({"stage": "C", **info, "seconds": round(time.time() - t0)}), flush=True)
 

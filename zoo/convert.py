@@ -15,12 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 from pathlib import Path
 
 from .loading import CheckpointError
 
-__all__ = ["convert", "add_arguments", "run"]
+__all__ = ["convert"]
 
 _BERT_KEYS = ("vocab_size hidden_size num_hidden_layers num_attention_heads intermediate_size hidden_act "
               "hidden_dropout_prob attention_probs_dropout_prob max_position_embeddings type_vocab_size "
@@ -80,25 +79,11 @@ def convert(src, dst, *, overwrite: bool = False, do_lower_case: bool = True) ->
     return dst
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("src", help="folder with bert_config.json/config.json and a TF checkpoint, a checkpoint "
-                                    "prefix, or a bert4keras .weights file next to its config")
-    parser.add_argument("dst", help="output folder (Hugging Face layout)")
-    parser.add_argument("--overwrite", action="store_true", help="write into a non-empty DST")
-    parser.add_argument("--cased", action="store_true", help="tokenizer keeps case (default: lower-case, as BERT)")
-
-
-def run(args) -> int:
-    try:
-        out = convert(args.src, args.dst, overwrite=args.overwrite, do_lower_case=not args.cased)
-    except (CheckpointError, FileExistsError, OSError) as err:
-        print(f"zoo convert: {err}", file=sys.stderr)
-        return 1
-    print(out)
-    return 0
-
-
-if __name__ == "__main__":  # python -m zoo.convert SRC DST
-    _parser = argparse.ArgumentParser(prog="zoo convert", description=__doc__.split("\n\n")[0])
-    add_arguments(_parser)
-    sys.exit(run(_parser.parse_args()))
+if __name__ == "__main__":  # python -m zoo.convert SRC DST (the same as `zoo convert`, without the CLI layer)
+    _parser = argparse.ArgumentParser(prog="python -m zoo.convert", description=__doc__.split("\n\n")[0])
+    _parser.add_argument("src")
+    _parser.add_argument("dst")
+    _parser.add_argument("--overwrite", action="store_true")
+    _parser.add_argument("--cased", action="store_true")
+    _args = _parser.parse_args()
+    print(convert(_args.src, _args.dst, overwrite=_args.overwrite, do_lower_case=not _args.cased))

@@ -1,7 +1,6 @@
 """`zoo convert`: bert4keras fixtures -> Hugging Face folders. Plain BERT loads in vanilla transformers (checked in a
 subprocess that never imports our packages) with bert4keras' logits; NEZHA round-trips through the zoo layout."""
 
-import argparse
 import json
 import subprocess
 import sys
@@ -12,7 +11,7 @@ import torch
 
 import zoo
 from _bert4keras_helpers import DECODE_CASES, attention, copy_case, decode_record, outputs, source_path, write_vocab
-from zoo.convert import add_arguments, convert, run
+from zoo.convert import convert
 
 VANILLA = r"""
 import json, sys
@@ -82,15 +81,19 @@ def test_greedy_decode_on_converted_folders(case, tmp_path):
         assert got[0].tolist() == run_["output"]
 
 
-def test_cli_pair(tmp_path, capsys):
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
+def test_zoo_convert_command(tmp_path, capsys):
+    """`zoo convert SRC DST` (the application layer's command over zoo.convert.convert), with the CLI's one error
+    format and exit codes."""
+    from nlpzoo.cli import main
+
     dst = tmp_path / "out"
-    assert run(parser.parse_args([str(source_path("nezha_encoder", "checkpoint")), str(dst)])) == 0
+    source = str(source_path("nezha_encoder", "checkpoint"))
+    assert main(["convert", source, str(dst)]) == 0
     assert capsys.readouterr().out.strip() == str(dst)
-    assert run(parser.parse_args([str(source_path("nezha_encoder", "checkpoint")), str(dst)])) == 1  # not empty
-    assert "not empty" in capsys.readouterr().err
-    assert run(parser.parse_args([str(tmp_path / "nothing"), str(tmp_path / "x")])) == 1
+    assert main(["convert", source, str(dst)]) == 1  # not empty
+    assert "zoo convert: error:" in capsys.readouterr().err
+    assert main(["convert", str(tmp_path / "nothing"), str(tmp_path / "x")]) == 1
+    assert "zoo convert: error:" in capsys.readouterr().err
     model = zoo.from_pretrained(dst, head="mlm")
     ref = outputs("nezha_encoder")
     t = torch.as_tensor(ref["token_ids"]).long()
