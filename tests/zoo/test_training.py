@@ -25,16 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "tests" / "_train_tiny.py"
 
 
-@pytest.fixture(autouse=True)
-def fresh_accelerate_state():
-    """Each Trainer builds an Accelerator; accelerate keeps process-wide singletons between them."""
-    from accelerate.state import AcceleratorState, GradientState
-
-    AcceleratorState._reset_state(True)
-    GradientState._reset_state()
-    yield
-    AcceleratorState._reset_state(True)
-    GradientState._reset_state()
+pytestmark = pytest.mark.usefixtures("fresh_accelerate_state")
 
 
 def make_args(tmp_path: Path, **kw) -> TrainingArguments:
