@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from zoo.tokenization import save_vocab  # noqa: F401  (summarize.vocab.save_vocab is public)
+from zoo.tokenization import save_vocab
 
 from .metrics import OFFICIAL_USER_DICT, segmenter
+
+__all__ = ["SPECIALS", "build_spaces_vocab", "read_user_dict", "save_vocab", "word_tokenizer"]
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"]
 

@@ -5,7 +5,6 @@ import torch
 from _wobert_helpers import DECODE_VECTORS, WOBERT_VECTORS, hub_folder
 from conftest import DATA, VOCAB
 
-import wobert  # noqa: F401  (registers WoBertTokenizer with AutoTokenizer)
 from transformers import AutoTokenizer
 from wobert import WoBertTokenizer
 from zoo.segmentation import default_segmenter
