@@ -88,12 +88,11 @@ class ZooGenerationMixin(GenerationMixin):
                 f"transformers' generate() needs a causal LM; this model's attention is {attention!r}"
             )
 
-    def prepare_inputs_for_generation(self, input_ids, next_sequence_length=None, cache=None, attention_mask=None,
-                                      **kwargs):
+    def prepare_inputs_for_generation(self, input_ids, *args, **kwargs):
+        """transformers' own preparation (its cache argument is `cache` from 5.24, `past_key_values` before),
+        plus position ids that follow the attention mask, so left-padded rows count their positions from 0."""
         self._check_hf_generation()  # also when GenerationMixin.generate is called unbound
-        inputs = super().prepare_inputs_for_generation(
-            input_ids, next_sequence_length=next_sequence_length, cache=cache, attention_mask=attention_mask,
-            **kwargs)
+        inputs = super().prepare_inputs_for_generation(input_ids, *args, **kwargs)
         mask = inputs.get("attention_mask")
         if inputs.get("position_ids") is None and mask is not None and mask.dim() == 2:
             positions = (mask.long().cumsum(-1) - 1).clamp(min=0)

@@ -118,12 +118,15 @@ def test_sentence_encoder_round_trip_keeps_pooling_length_and_whitening(tiny_enc
 
 def test_whitening_sentence_transformers_module_loads_without_an_extra_flag(tiny_encoder_folder, tmp_path):
     st = pytest.importorskip("sentence_transformers")
-    from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    try:  # sentence-transformers >= 6
+        from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    except ImportError:  # 5.x, the declared floor
+        from sentence_transformers.models import Pooling, Transformer
 
     from whitening import Whitening, load_sentence_transformer
 
     transformer = Transformer(str(tiny_encoder_folder), max_seq_length=32)
-    pooling = Pooling(transformer.get_embedding_dimension(), "mean")
+    pooling = Pooling(32, "mean")  # the tiny encoder's hidden size
     sentences = ["a man is playing a guitar", "the cat sits on the mat", "stocks fell", "an onion"] * 12
     raw = st.SentenceTransformer(modules=[transformer, pooling], device="cpu").encode(sentences)
     model = st.SentenceTransformer(modules=[transformer, pooling, Whitening(4, 0.1).fit(raw)], device="cpu")

@@ -31,7 +31,7 @@ def test_the_transformers_generation_api_we_rely_on_is_there():
 
     version = transformers.__version__
     params = inspect.signature(GenerationMixin.prepare_inputs_for_generation).parameters
-    assert {"next_sequence_length", "cache", "attention_mask"} <= set(params), (
+    assert {"next_sequence_length", "attention_mask"} <= set(params) and {"cache", "past_key_values"} & set(params), (
         f"transformers {version} changed GenerationMixin.prepare_inputs_for_generation's arguments; "
         "zoo/hf_compat.py ZooGenerationMixin.prepare_inputs_for_generation must follow")
     update = list(inspect.signature(DynamicCache.update).parameters)
