@@ -29,10 +29,9 @@ def build_tokenizer(vocab: str | Path, init: str | None = None, number_placehold
         if number_placeholders:
             vocab.update({t: len(vocab) + i for i, t in enumerate(PLACEHOLDERS) if t not in vocab})
         return load_tokenizer(vocab, number_placeholders), None
-    from huggingface_hub import snapshot_download
+    from zoo.loading import resolve_folder
 
-    folder = Path(init) if Path(init).is_dir() else Path(snapshot_download(init))
-    full = load_vocab(folder / "vocab.txt")
+    full = load_vocab(resolve_folder(init) / "vocab.txt")
     if number_placeholders and not all(t in full for t in PLACEHOLDERS):
         raise ValueError("number placeholders with an init checkpoint need a vocab that has [n0]..[n19] "
                          "(e.g. the base from scripts/pretrain_base.py)")

@@ -82,7 +82,9 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    init_vocab = Path(args.init) / "vocab.txt" if args.init else None
+    from zoo.loading import resolve_folder
+
+    init_vocab = resolve_folder(args.init) / "vocab.txt" if args.init else None  # a folder or a hub id
     vocab = Path(args.vocab) if args.vocab else init_vocab if init_vocab and init_vocab.is_file() else \
         DEFAULT_VOCAB[args.family]
     tokenizer = Tokenizer(str(vocab), do_lower_case=True)

@@ -567,7 +567,7 @@ class Tokenizer:
         return first_tokens, second_tokens
 
     def decode(self, ids: Iterable[int], tokens: list[str] | None = None) -> str:
-        """bert4keras ``decode``: drop [..] tokens, glue CJK and ## pieces, space ASCII words (bert4keras `Tokenizer.decode`)."""
+        """bert4keras ``Tokenizer.decode``: drop [..] tokens, glue CJK and ## pieces, space ASCII words."""
         tokens = tokens or self.ids_to_tokens(ids)
         tokens = [t for t in tokens if not _is_special(t)]
         text = ""
