@@ -105,4 +105,6 @@ def main(argv: list[str] | None = None) -> Trainer:
 
 
 if __name__ == "__main__":
-    main()
+    # destroy the process group before exit: left to interpreter teardown, gloo's threads can abort the process
+    # ("terminate called without an active exception") after a run that succeeded
+    main().accelerator.end_training()
