@@ -27,3 +27,25 @@ def model_config(family: str, vocab_size: int, preset: str = "default", maxlen: 
         position_embedding_type="relative" if nezha else "absolute", max_position_embeddings=maxlen,
         attention="causal", add_pooler=False, token_type_embedding="segment" if nezha else "shared",
         type_vocab_size=2 if nezha else 0)
+
+
+def add_decoding_arguments(parser) -> None:
+    """Sampling overrides of a model's decoding preset (shared by the training and evaluation scripts)."""
+    group = parser.add_argument_group("decoding (default: the family's preset; stored with a trained model)")
+    group.add_argument("--top-k", type=int, default=None, help="0 turns top-k filtering off")
+    group.add_argument("--top-p", type=float, default=None, help="1 turns nucleus filtering off")
+    group.add_argument("--temperature", type=float, default=None)
+    group.add_argument("--repetition-penalty", type=float, default=None)
+    group.add_argument("--no-repeat-ngram-size", type=int, default=None)
+    group.add_argument("--max-new-tokens", type=int, default=None)
+
+
+def decoding_options(args) -> dict:
+    """The decoding options given by `add_decoding_arguments`, as ChatBot options (top-k 0 / top-p 1: off)."""
+    names = ("temperature", "repetition_penalty", "no_repeat_ngram_size", "max_new_tokens")
+    options = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    if args.top_k is not None:
+        options["top_k"] = args.top_k or None
+    if args.top_p is not None:
+        options["top_p"] = None if args.top_p >= 1 else args.top_p
+    return options

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from dialog.presets import add_decoding_arguments, decoding_options
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO / ".." / "shared" / "data" / "lccc" / "LCCC-base_valid.json"
 
@@ -29,8 +31,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--device", default=None)
-    p.add_argument("--max-new-tokens", type=int, default=None)
     p.add_argument("--threads", type=int, default=1)
+    add_decoding_arguments(p)
     return p.parse_args(argv)
 
 
@@ -47,11 +49,12 @@ def main(argv=None) -> int:
     if args.limit is not None:
         dialogs = dialogs[:args.limit]
     bot = ChatBot.from_pretrained(args.model, device=args.device)
-    options = {"max_new_tokens": args.max_new_tokens} if args.max_new_tokens else {}
+    options = decoding_options(args)
     start = time.perf_counter()
     metrics = evaluate(bot, dialogs, batch_size=args.batch_size, seed=args.seed, **options)
     metrics.pop("examples")
     metrics.update(model=str(args.model or "default"), family=bot.family, data=Path(args.data).name,
+                   decoding=bot.options(**options),
                    seconds=round(time.perf_counter() - start, 1))
     print(json.dumps(metrics, ensure_ascii=False))
     return 0

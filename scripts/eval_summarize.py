@@ -15,12 +15,27 @@ from pathlib import Path
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
 
 
+def extraction_metrics(summarizer, texts, is_boilerplate) -> dict:
+    """What the extraction stage picks: mean chosen clauses and characters per document, and the share of
+    documents whose extract contains judgment header/signature boilerplate (summarize.metrics.is_boilerplate)."""
+    chosen, chars, boiler = 0, 0, 0
+    for text in texts:
+        e = summarizer.extract(text)
+        picked = [c for c, p in zip(e.clauses, e.probs) if p > summarizer.threshold] or e.clauses
+        chosen += len(picked)
+        chars += len(e.extract)
+        boiler += any(is_boilerplate(c) for c in picked)
+    n = max(len(texts), 1)
+    return {"extract_clauses": round(chosen / n, 2), "extract_chars": round(chars / n, 1),
+            "boilerplate_docs": round(boiler / n, 4)}
+
+
 def main(argv=None) -> int:
     import torch
 
     from summarize import Summarizer, rouge
     from summarize.data import read_pairs
-    from summarize.metrics import repeated_ngram_rate
+    from summarize.metrics import is_boilerplate, repeated_ngram_rate
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=str(SHARED / "data" / "cail2020_sfzy" / "train.json"))
@@ -51,6 +66,7 @@ def main(argv=None) -> int:
     if args.no_copy:
         options["copy"] = False
     start = time.perf_counter()
+    extraction = {}
     if args.lead is not None:
         options = {"lead": args.lead}
         predictions = [t.strip()[:args.lead] for t, _ in pairs]
@@ -60,6 +76,8 @@ def main(argv=None) -> int:
             summarizer.threshold = args.threshold
         predictions = summarizer.summarize_batch([t for t, _ in pairs], batch_size=args.batch_size, **options)
         options["threshold"] = summarizer.threshold
+        if summarizer.extractor is not None and summarizer.threshold > 0:
+            extraction = extraction_metrics(summarizer, [t for t, _ in pairs], is_boilerplate)
     seconds = time.perf_counter() - start
     totals = {"word_main": 0.0, "word_rouge-1": 0.0, "word_rouge-2": 0.0, "word_rouge-l": 0.0,
               "char_main": 0.0, "char_rouge-1": 0.0, "char_rouge-2": 0.0, "char_rouge-l": 0.0,
@@ -77,6 +95,7 @@ def main(argv=None) -> int:
                 f.write(f"{ref}\t{pred}\n")
     n = max(len(pairs), 1)
     metrics = {k: round(v / n, 6) for k, v in totals.items()}
+    metrics.update(extraction)
     metrics.update(documents=len(pairs), seconds=round(seconds, 2), data=str(args.data), options=options)
     print(json.dumps(metrics, ensure_ascii=False))
     return 0

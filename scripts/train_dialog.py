@@ -53,6 +53,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--limit", type=int, default=None, help="use only the first N training dialogs (smoke runs)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default=None)
+    from dialog.presets import add_decoding_arguments
+
+    add_decoding_arguments(p)
     return p.parse_args(argv)
 
 
@@ -75,6 +78,7 @@ def main(argv=None) -> int:
 
     from dialog.card import model_card
     from dialog.chatbot import DIALOG_CONFIG, ChatBot
+    from dialog.presets import decoding_options
     from dialog.data import read_dialogs, split_dev
     from dialog.evaluate import evaluate, lm_loss, pad_batch
     from dialog.formats import CDialGPTFormat, NezhaGPTFormat
@@ -124,11 +128,15 @@ def main(argv=None) -> int:
     shutil.copyfile(vocab, output / "vocab.txt")
     (output / DIALOG_CONFIG).write_text(json.dumps({"family": args.family}, indent=2) + "\n", encoding="utf-8")
 
-    bot = ChatBot.from_pretrained(output, device=args.device)
+    bot = ChatBot.from_pretrained(output, device=args.device, **decoding_options(args))
+    if decoding_options(args):  # stored as the model's preset, validated first
+        config = {"family": args.family, "preset": bot.options()}
+        (output / DIALOG_CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     metrics = evaluate(bot, dev[:args.dev_eval], seed=args.seed)
     size_mb = sum(f.stat().st_size for f in output.iterdir() if f.is_file()) / 2**20
     params = sum(p.numel() for p in bot.model.parameters())
-    card = model_card(args, argv, len(train), len(samples), params, size_mb, metrics, seconds)
+    card = model_card(args, argv, len(train), len(samples), params, size_mb, metrics, seconds,
+                      decoding=bot.options(), vocab_size=len(tokenizer))
     (output / "README.md").write_text(card, encoding="utf-8")
     metrics.pop("examples")
     print(json.dumps({**metrics, "params": params, "size_mb": round(size_mb, 2), "train_seconds": round(seconds)},

@@ -20,6 +20,47 @@ from pathlib import Path
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
 
 
+def build_generator(args):
+    """(SpacesForSummary, word tokenizer): a base checkpoint's (--base) shape, vocab and weights, or a
+    --size model over the SPACES vocab (simplified Chinese BERT vocab + CAIL user-dictionary words), seeded, with
+    --init weights if given."""
+    import torch
+
+    from summarize.generator import SpacesForSummary
+    from summarize.presets import generator_config
+    from summarize.vocab import build_spaces_vocab, word_tokenizer
+    from zoo.loading import resolve_folder
+    from zoo.tokenization import load_vocab
+
+    torch.manual_seed(args.seed)
+    if args.base:
+        folder = resolve_folder(args.base)
+        model = SpacesForSummary.from_pretrained(folder, dtype=torch.float32)
+        model.config.attention = "unilm"
+        return model, word_tokenizer(load_vocab(folder / "vocab.txt"))
+    cail = SHARED / "data" / "cail2020_sfzy"
+    vocab, _, _ = build_spaces_vocab(SHARED / "vocab" / "bert_chinese_vocab.txt",
+                                     [cail / "user_dict.txt", cail / "user_dict_2.txt"])
+    model = SpacesForSummary(generator_config(len(vocab), args.size, args.max_positions, args.positions))
+    if args.init:
+        from safetensors.torch import load_model
+
+        load_model(model, str(Path(args.init) / "model.safetensors"))
+    return model, word_tokenizer(vocab)
+
+
+def out_of_fold_report(records, probs, threshold: float) -> dict:
+    """Out-of-fold extraction of some documents: their char-level main metric against the summary and the share of
+    documents whose extract has judgment boilerplate (summarize.metrics.is_boilerplate)."""
+    from summarize.metrics import is_boilerplate
+    from summarize.training import extract_score
+
+    done = [(r, p) for r, p in zip(records, probs) if p is not None]
+    boiler = sum(any(is_boilerplate(c) for c, q in zip(r["clauses"], p) if q > threshold) for r, p in done)
+    return {"documents": len(done), "oof_char_main": round(extract_score(*zip(*done), threshold), 4) if done else None,
+            "boilerplate_docs": round(boiler / max(len(done), 1), 4)}
+
+
 def main(argv=None) -> int:
     import torch
 
@@ -27,10 +68,8 @@ def main(argv=None) -> int:
     from summarize.data import read_pairs
     from summarize.generator import SpacesForSummary
     from summarize.pipeline import Summarizer
-    from summarize.presets import generator_config
     from summarize.training import (clause_target_records, oracle_records, train_extractor_kfold,
                                     train_generator, vectorize)
-    from summarize.vocab import build_spaces_vocab, word_tokenizer
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=str(SHARED / "data" / "lcsts_clge" / "train.tsv"))
@@ -65,6 +104,14 @@ def main(argv=None) -> int:
     p.add_argument("--init", default=None,
                    help="start stage E from these SpacesForSummary weights (a saved model or a trainer checkpoint "
                         "folder with model.safetensors) instead of random ones")
+    p.add_argument("--base", default=None,
+                   help="start stage E from this base checkpoint (folder or hub id, e.g. zoo/models/base-zh): its "
+                        "shape, vocab and weights; the copy head starts random. Default: random weights over the "
+                        "SPACES vocab")
+    p.add_argument("--extractor-data", nargs="*", default=[],
+                   help="more (text, summary) files whose documents train the extractor only, e.g. "
+                        "../shared/data/cail2020_sfzy/train.json so it learns to skip judgment boilerplate; their "
+                        "out-of-fold extraction numbers are printed separately")
     p.add_argument("--generator-from", default=None,
                    help="skip stage E and use this trained SpacesForSummary folder (e.g. an interrupted run's weights)")
     args = p.parse_args(argv)
@@ -76,18 +123,9 @@ def main(argv=None) -> int:
     records = oracle_records(read_pairs(args.data, args.limit))
     print(json.dumps({"stage": "A", "documents": len(records), "seconds": round(time.time() - t0)}), flush=True)
 
-    cail = SHARED / "data" / "cail2020_sfzy"
-    vocab, _, _ = build_spaces_vocab(SHARED / "vocab" / "bert_chinese_vocab.txt",
-                                     [cail / "user_dict.txt", cail / "user_dict_2.txt"])
-    tokenizer = word_tokenizer(vocab)
+    model, tokenizer = build_generator(args)
     generator_dir = Path(args.generator_from) if args.generator_from else work / "generator"
     if not args.generator_from:
-        torch.manual_seed(args.seed)
-        model = SpacesForSummary(generator_config(len(vocab), args.size, args.max_positions, args.positions))
-        if args.init:
-            from safetensors.torch import load_model
-
-            load_model(model, str(Path(args.init) / "model.safetensors"))
         seq2seq = [{"source_1": "".join(r["clauses"]), "source_2": "".join(r["clauses"][j] for j in r["labels"]),
                     "target": r["summary"]} for r in records]
         if args.clause_targets > 0:
@@ -105,11 +143,17 @@ def main(argv=None) -> int:
               flush=True)
 
     generator = SpacesForSummary.from_pretrained(generator_dir).eval()
-    vectors = vectorize(records, generator.zoo, tokenizer, maxlen=min(512, args.max_positions))
+    extra = [oracle_records(read_pairs(path)) for path in args.extractor_data]
+    documents = records + [r for part in extra for r in part]
+    vectors = vectorize(documents, generator.zoo, tokenizer, maxlen=min(512, args.max_positions))
     print(json.dumps({"stage": "B", "seconds": round(time.time() - t0)}), flush=True)
-    oof, info = train_extractor_kfold(vectors, records, work / "extractor", num_folds=args.folds,
+    oof, info = train_extractor_kfold(vectors, documents, work / "extractor", num_folds=args.folds,
                                       hidden_size=generator.config.hidden_size, epochs=args.extractor_epochs,
                                       batch_size=64)
+    start = len(records)
+    for path, part in zip(args.extractor_data, extra):
+        info[Path(path).name] = out_of_fold_report(part, oof[start:start + len(part)], info["threshold"])
+        start += len(part)
     (work / "extractor" / "threshold.json").write_text(json.dumps(info), encoding="utf-8")
     print(json.dumps({"stage": "C", **info, "seconds": round(time.time() - t0)}), flush=True)
 

@@ -9,6 +9,7 @@ give different numbers, so the 1.0.1 algorithm is reproduced here, iteratively (
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -124,3 +125,20 @@ def repeated_ngram_rate(text: str | Sequence[str], n: int = 3) -> float:
     if not grams:
         return 0.0
     return sum(c - 1 for c in Counter(grams).values()) / len(grams)
+
+
+_BOILERPLATE = re.compile(
+    r"^(审\s*判\s*长|审\s*判\s*员|代理审判员|人民陪审员|陪\s*审\s*员|书\s*记\s*员|法官助理|速\s*录\s*员|执\s*行\s*员)"
+    r"|^[二〇○零一三四五六七八九十]{2,}年.{1,3}月.{1,4}日$"
+    r"|本件与原本核对无异"
+    r"|^[（(]\d{4}[)）].{0,24}号$"
+    r"|人民法院$"
+    r"|^[民刑行]\s*事\s*(判\s*决|裁\s*定|调\s*解)\s*书$"
+)
+
+
+def is_boilerplate(clause: str) -> bool:
+    """Whether a clause of a Chinese court judgment is header or signature boilerplate: the court's name, the
+    document kind, the case number, the judges'/clerk's signature lines, the date line, "本件与原本核对无异". None
+    of the 131 such sentences of the 20 CAIL2020 judgments in ../shared is labelled as summary material."""
+    return bool(_BOILERPLATE.search(clause.strip().rstrip("，。；：,.;:")))

@@ -82,12 +82,31 @@ def test_train_script_smoke(tmp_path, capsys):
     metrics = _run_script("train_dialog", ["--data", str(TOY), "--split", "valid", "--dev-size", "20",
                                            "--dev-eval", "4", "--limit", "24", "--max-steps", "3", "--batch-size",
                                            "8", "--hidden", "32", "--layers", "1", "--intermediate", "64",
-                                           "--output", str(out), "--work-dir", str(tmp_path / "work")], capsys)
+                                           "--output", str(out), "--work-dir", str(tmp_path / "work"),
+                                           "--top-k", "10", "--no-repeat-ngram-size", "2"], capsys)
     assert metrics["cases"] == 4 and metrics["size_mb"] < 25
     assert {"config.json", "vocab.txt", "dialog_config.json", "README.md"} <= {p.name for p in out.iterdir()}
     from dialog import ChatBot
 
-    assert isinstance(ChatBot.from_pretrained(out).reply(["你好"], max_new_tokens=3), str)
+    bot = ChatBot.from_pretrained(out)
+    assert isinstance(bot.reply(["你好"], max_new_tokens=3), str)
+    # the decoding flags become the model's stored preset, on top of the family's (top-k 5 -> 10)
+    assert bot.preset["top_k"] == 10 and bot.preset["no_repeat_ngram_size"] == 2 and bot.preset["do_sample"]
+    assert '"top_k": 10' in (out / "README.md").read_text(encoding="utf-8")
+
+
+def test_decoding_flags_map_to_chatbot_options():
+    import argparse
+
+    from dialog.presets import add_decoding_arguments, decoding_options
+
+    p = argparse.ArgumentParser()
+    add_decoding_arguments(p)
+    assert decoding_options(p.parse_args([])) == {}
+    assert decoding_options(p.parse_args(["--top-k", "0", "--top-p", "1", "--temperature", "0.7"])) == {
+        "top_k": None, "top_p": None, "temperature": 0.7}
+    assert decoding_options(p.parse_args(["--top-p", "0.9", "--repetition-penalty", "1.1"])) == {
+        "top_p": 0.9, "repetition_penalty": 1.1}
 
 
 def test_shipped_default_model(capsys):

@@ -84,3 +84,59 @@ def test_eval_lead_baseline_scores_the_first_characters(capsys):
     pairs = read_pairs(lcsts, 5)
     expected = sum(rouge(t.strip()[:18], s, "char")["main"] for t, s in pairs) / 5
     assert metrics["options"] == {"lead": 18} and abs(metrics["char_main"] - expected) < 1e-6
+
+
+def test_boilerplate_rule_matches_no_labelled_sentence_of_cail():
+    """The judgment header/signature rule against CAIL2020's own sentence labels: it must flag the signature
+    lines and dates, and no sentence the annotators labelled as summary material."""
+    from summarize.metrics import is_boilerplate
+
+    flagged, labelled = 0, 0
+    for line in CAIL.read_text(encoding="utf-8").splitlines():
+        for s in json.loads(line)["text"]:
+            if is_boilerplate(s["sentence"]):
+                flagged += 1
+                assert s["label"] == 0, s["sentence"]
+            labelled += s["label"]
+    assert flagged >= 100 and labelled > 0
+    for clause in ("审\u3000判\u3000长\u3000张三", "书记员李四", "二〇一七年十二月二十七日", "广东省深圳市宝安区人民法院",
+                   "（2017）粤0306民初3474号", "民 事 判 决 书"):
+        assert is_boilerplate(clause), clause
+    for clause in ("原告与被告侵权责任纠纷一案。", "判决：驳回原告全部诉讼请求。", "法院审判员认为被告无过错"):
+        assert not is_boilerplate(clause), clause
+
+
+def test_train_summarize_from_a_base_checkpoint(tmp_path, capsys):
+    """--base: the generator takes the base's shape, vocab and weights (copy head new); --extractor-data adds CAIL
+    judgments to the extractor's folds and reports their out-of-fold numbers."""
+    from safetensors.torch import load_file
+
+    from summarize import Summarizer
+    from zoo.tokenization import load_vocab
+
+    base_vocab = REPO / "zoo" / "models" / "base-zh" / "vocab.txt"
+    torch.manual_seed(0)
+    base = zoo.ZooForLM(zoo.ZooConfig(vocab_size=len(load_vocab(base_vocab)), hidden_size=16, num_hidden_layers=1,
+                                      num_attention_heads=2, intermediate_size=32, max_position_embeddings=512,
+                                      position_embedding_type="relative", max_relative_position=64,
+                                      attention="unilm"))
+    base.save_pretrained(tmp_path / "base")
+    (tmp_path / "base" / "vocab.txt").write_bytes(base_vocab.read_bytes())
+    lcsts = DATA / "lcsts_clge" / "train.tsv"
+    judgments = tmp_path / "cail3.json"
+    judgments.write_text("".join(CAIL.read_text(encoding="utf-8").splitlines(keepends=True)[:3]), encoding="utf-8")
+    assert script("train_summarize").main(["--data", str(lcsts), "--limit", "12", "--base", str(tmp_path / "base"),
+                                           "--out", str(tmp_path / "pipe"), "--work", str(tmp_path / "work"),
+                                           "--steps", "1", "--lr", "1e-9", "--folds", "2", "--extractor-epochs", "1",
+                                           "--batch-size", "4", "--extractor-data", str(judgments)]) == 0
+    stages = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    cail = next(s for s in stages if s["stage"] == "C")["cail3.json"]
+    assert cail["documents"] == 3 and 0 <= cail["boilerplate_docs"] <= 1
+    generator = load_file(str(tmp_path / "pipe" / "generator" / "model.safetensors"))
+    embeddings = [k for k in generator if k.endswith("word_embeddings.weight")]
+    trained, start = generator[embeddings[0]].float(), base.state_dict()[embeddings[0]]
+    assert embeddings and torch.allclose(trained, start, atol=1e-3)  # one step at lr 1e-9: the base's weights
+    assert not torch.allclose(trained, torch.randn_like(start) * 0.02, atol=1e-3)
+    summarizer = Summarizer.from_pretrained(tmp_path / "pipe")
+    assert summarizer.generator.config.hidden_size == 16 and len(summarizer.tokenizer.vocab) == base.config.vocab_size
+    assert isinstance(summarizer.summarize("今天北京天气很好，很多市民去公园散步。", max_new_tokens=6), str)
