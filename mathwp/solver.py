@@ -58,14 +58,17 @@ class Solver:
     """Solve Chinese math word problems: `Solver.from_pretrained().solve(["…"])`."""
 
     def __init__(self, model, tokenizer, maxlen: int = MAXLEN, max_new_tokens: int = 64,
-                 number_placeholders: bool = False):  # fmt: skip
+                 number_placeholders: bool = False, num_samples: int = 0, temperature: float = 1.0):  # fmt: skip
         """`number_placeholders`: the model reads and writes the question's numbers as "[n0]", "[n1]", ...
-        (the tokenizer must keep those as tokens, see `load_tokenizer`)."""
+        (the tokenizer must keep those as tokens, see `load_tokenizer`). `num_samples`/`temperature`: the
+        self-consistency default of `solve` (0: greedy/beam only), stored with the model."""
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.maxlen = maxlen
         self.max_new_tokens = max_new_tokens
         self.number_placeholders = number_placeholders
+        self.num_samples = num_samples
+        self.temperature = temperature
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, device: str | torch.device | None = None) -> Solver:
@@ -100,7 +103,8 @@ class Solver:
         write_tokenizer_config(folder, model_max_length=self.maxlen,
                                **({"extra_special_tokens": placeholders} if self.number_placeholders else {}))
         settings = {"maxlen": self.maxlen, "max_new_tokens": self.max_new_tokens,
-                    "number_placeholders": self.number_placeholders}  # fmt: skip
+                    "number_placeholders": self.number_placeholders, "num_samples": self.num_samples,
+                    "temperature": self.temperature}  # fmt: skip
         (folder / SETTINGS_FILE).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
 
     def _encode(self, result: SolveResult) -> tuple[list[int], list[str]]:
@@ -139,13 +143,16 @@ class Solver:
 
     def solve(
         self, questions: str | list[str], beam_size: int = 1, batch_size: int = 16, progress: bool = False,
-        num_samples: int = 0, temperature: float = 1.0, seed: int = 0,
+        num_samples: int | None = None, temperature: float | None = None, seed: int = 0,
     ) -> list[SolveResult]:
         """Solve each question; never raises for a bad question (the result carries the error or warning).
 
         ``num_samples > 0`` adds self-consistency: that many expressions are also sampled (at ``temperature``,
         seeded) and the exact value that most candidates (the greedy/beam one included) evaluate to wins; ties go to
-        the value found first, so the greedy answer wins a tie. Expressions ``safe_eval`` refuses get no vote."""
+        the value found first, so the greedy answer wins a tie. Expressions ``safe_eval`` refuses get no vote.
+        None: the model's stored default (``num_samples=0`` forces plain greedy/beam decoding)."""
+        num_samples = self.num_samples if num_samples is None else num_samples
+        temperature = self.temperature if temperature is None else temperature
         if isinstance(questions, str):
             questions = [questions]
         if beam_size < 1 or batch_size < 1:

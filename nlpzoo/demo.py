@@ -38,7 +38,8 @@ SAMPLE_RULES = {
              f"whose question has at most {SOLVE_MAX_CHARS} characters",
     "chat": "CHAT_CONTEXTS in nlpzoo/demo.py (the example contexts of the original nezha_gpt_dialog README)",
     "summarize": "shared/data/cail2020_sfzy/train.json: the first document with at most "
-                 f"{SUMMARIZE_MAX_CHARS} characters",
+                 f"{SUMMARIZE_MAX_CHARS} characters among those the shipped extractor never trained on "
+                 "(summarize/models/default/extractor_held_out.json; all documents if that file is absent)",
     "summarize_news": "shared/data/lcsts_clge/val.tsv, line 1 (LCSTS via CLUEbenchmark/CLGE; held-out dev pair, "
                       "the shipped pipeline's own domain)",
     "embed": f"shared/data/sts_en/stsb_dev.tsv: the first {EMBED_COUNT} pairs (STS Benchmark dev, CC BY-SA 4.0)",
@@ -63,11 +64,16 @@ def _solve_samples(data: Path) -> list[dict]:
 
 
 def _cail_sample(data: Path) -> dict:
+    from summarize.pipeline import DEFAULT_PATH
+
+    held_out_file = DEFAULT_PATH / "extractor_held_out.json"
+    held_out = json.loads(held_out_file.read_text(encoding="utf-8")).get("train.json") \
+        if held_out_file.is_file() else None
     with open(data / "cail2020_sfzy" / "train.json", encoding="utf-8") as f:
-        for line in f:
+        for index, line in enumerate(f):
             record = json.loads(line)
             text = "\n".join(s["sentence"] for s in record["text"])
-            if len(text) <= SUMMARIZE_MAX_CHARS:
+            if len(text) <= SUMMARIZE_MAX_CHARS and (held_out is None or index in held_out):
                 return {"id": record["id"], "text": text, "summary": record["summary"]}
     raise ValueError("no CAIL2020 document is short enough")
 

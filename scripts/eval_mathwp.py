@@ -23,8 +23,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--limit", type=int, default=None, help="only the first N problems")
     p.add_argument("--beam-size", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--num-samples", type=int, default=0, help="self-consistency: sampled expressions per question")
-    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature for --num-samples")
+    p.add_argument("--num-samples", type=int, default=None,
+                   help="self-consistency: sampled expressions per question (default: the model's; 0: greedy/beam)")
+    p.add_argument("--temperature", type=float, default=None, help="sampling temperature (default: the model's)")
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--errors", type=Path, default=None, help="write the wrong answers here as JSON lines")
@@ -68,8 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         "dropped": len(problems) - len(samples),
         "refused": refused,
         "beam_size": args.beam_size,
-        "num_samples": args.num_samples,
-        "temperature": args.temperature,
+        "num_samples": solver.num_samples if args.num_samples is None else args.num_samples,
+        "temperature": solver.temperature if args.temperature is None else args.temperature,
         "seconds": round(time.time() - start, 2),
         "model": str(args.model or "default"),
         "data": str(args.data),

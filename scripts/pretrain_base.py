@@ -167,7 +167,7 @@ def export(run: Path, to: Path) -> None:
     model.load_state_dict(state)
     to.mkdir(parents=True, exist_ok=True)
     model.config.attention = "unilm"
-    model.config.torch_dtype = "float16"
+    model.config.dtype = "float16"
     model.half().save_pretrained(to)
     (to / "vocab.txt").write_text((run / "vocab.txt").read_text(encoding="utf-8"), encoding="utf-8")
     from transformers import BertTokenizerFast  # so AutoTokenizer (e.g. whitening.SentenceEncoder) loads it

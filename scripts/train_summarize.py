@@ -18,6 +18,7 @@ from pathlib import Path
 
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
+EXTRACTOR_HELD_OUT = "extractor_held_out.json"  # {data file name: [record indices fold 0 held out]}
 
 
 def build_generator(args):
@@ -150,9 +151,10 @@ def main(argv=None) -> int:
     oof, info = train_extractor_kfold(vectors, documents, work / "extractor", num_folds=args.folds,
                                       hidden_size=generator.config.hidden_size, epochs=args.extractor_epochs,
                                       batch_size=64)
-    start = len(records)
+    start, held_out = len(records), {}
     for path, part in zip(args.extractor_data, extra):
         info[Path(path).name] = out_of_fold_report(part, oof[start:start + len(part)], info["threshold"])
+        held_out[Path(path).name] = [j for j in range(len(part)) if (start + j) % args.folds == 0]  # fold 0's
         start += len(part)
     (work / "extractor" / "threshold.json").write_text(json.dumps(info), encoding="utf-8")
     print(json.dumps({"stage": "C", **info, "seconds": round(time.time() - t0)}), flush=True)
@@ -165,6 +167,8 @@ def main(argv=None) -> int:
                             max_source_tokens=args.max_positions - args.max_new_tokens - 1, num_beams=args.num_beams,
                             no_repeat_ngram_size=args.no_repeat_ngram_size)
     summarizer.save_pretrained(args.out, generator_dtype=getattr(torch, args.save_dtype))
+    if held_out:  # the shipped extractor is fold 0: which --extractor-data documents it never trained on
+        (Path(args.out) / EXTRACTOR_HELD_OUT).write_text(json.dumps(held_out) + "\n", encoding="utf-8")
     print(json.dumps({"stage": "done", "out": args.out, "seconds": round(time.time() - t0)}), flush=True)
     return 0
 

@@ -20,6 +20,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda")
     parser.add_argument("--beam-size", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--num-samples", type=int, default=None,
+                        help="self-consistency: sample this many expressions and vote on their values "
+                             "(default: the model's setting; 0: greedy/beam only)")
+    parser.add_argument("--temperature", type=float, default=None, help="sampling temperature for --num-samples")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sampled expressions")
     parser.add_argument("--json", action="store_true", help="one JSON object per question")
     add_common_arguments(parser)
 
@@ -63,6 +68,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.beam_size < 1 or args.batch_size < 1:
         raise UsageError("--beam-size and --batch-size must be >= 1")
+    if args.num_samples is not None and args.num_samples < 0:
+        raise UsageError("--num-samples must be >= 0")
+    if args.temperature is not None and not args.temperature > 0:
+        raise UsageError("--temperature must be > 0")
     questions = _questions(args)
     from mathwp.solver import Solver
 
@@ -72,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as err:
         raise CLIError(f"cannot load the solver: {err}") from None
     results = solver.solve(questions, beam_size=args.beam_size, batch_size=args.batch_size,
-                           progress=show_progress(args))
+                           progress=show_progress(args), num_samples=args.num_samples,
+                           temperature=args.temperature, seed=args.seed)
     report = Report("solve", quiet=args.quiet, chinese_only="the math solver")
     for r in results:
         checks = report.check(r.question, solver.tokenizer)

@@ -196,6 +196,29 @@ def test_cli_solve(model_dir, capsys):
     assert lines[1]["error"] == "empty question"
     assert main(["solve", "--model", str(model_dir)]) == 2
     assert main(["solve", "--model", str(model_dir / "missing"), QUESTION]) == 1
+    for bad in (["--num-samples", "-1"], ["--num-samples", "2", "--temperature", "0"]):
+        assert main(["solve", "--model", str(model_dir), *bad, QUESTION]) == 2
+
+
+def test_cli_solve_passes_self_consistency_options(model_dir, capsys, monkeypatch):
+    from mathwp.solver import Solver
+    from nlpzoo.cli import main
+
+    seen = []
+    original = Solver.solve
+
+    def spy(self, questions, **kwargs):
+        seen.append({k: kwargs.get(k) for k in ("num_samples", "temperature", "seed")})
+        return original(self, questions, **kwargs)
+
+    monkeypatch.setattr(Solver, "solve", spy)
+    assert main(["solve", "--model", str(model_dir), "--json", QUESTION]) == 0
+    assert main(["solve", "--model", str(model_dir), "--json", "--num-samples", "3", "--temperature", "0.5",
+                 "--seed", "1", QUESTION]) == 0
+    assert seen == [{"num_samples": None, "temperature": None, "seed": 0},  # None: the model's stored default
+                    {"num_samples": 3, "temperature": 0.5, "seed": 1}]
+    voted = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert voted["question"] == QUESTION
 
 
 def test_cli_solve_stdin_and_text_output(model_dir, capsys, monkeypatch):

@@ -71,3 +71,17 @@ def test_solve_with_samples_is_seeded_and_default_is_greedy(solver):
 def test_bad_num_samples(solver, bad):
     with pytest.raises(ValueError, match="num_samples"):
         solver.solve(QUESTIONS, num_samples=bad)
+
+
+def test_stored_sampling_default_round_trips_and_zero_overrides_it(solver, tmp_path):
+    """num_samples/temperature saved in mathwp.json become solve()'s default; num_samples=0 forces greedy."""
+    tuned = Solver(solver.model, solver.tokenizer, max_new_tokens=8, num_samples=4, temperature=0.7)
+    tuned.save_pretrained(tmp_path)
+    loaded = Solver.from_pretrained(tmp_path)
+    assert (loaded.num_samples, loaded.temperature) == (4, 0.7)
+    by_default = loaded.solve(QUESTIONS, seed=3)
+    explicit = solver.solve(QUESTIONS, num_samples=4, temperature=0.7, seed=3)
+    assert [r.expression for r in by_default] == [r.expression for r in explicit]
+    greedy_only = loaded.solve(QUESTIONS, num_samples=0)
+    assert all(r.votes is None for r in greedy_only)
+    assert [r.expression for r in greedy_only] == [r.expression for r in solver.solve(QUESTIONS)]

@@ -132,6 +132,8 @@ def test_train_summarize_from_a_base_checkpoint(tmp_path, capsys):
     stages = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
     cail = next(s for s in stages if s["stage"] == "C")["cail3.json"]
     assert cail["documents"] == 3 and 0 <= cail["boilerplate_docs"] <= 1
+    # 12 LCSTS records then 3 judgments (global 12, 13, 14): fold 0 of 2 holds out the even global indices
+    assert json.loads((tmp_path / "pipe" / "extractor_held_out.json").read_text()) == {"cail3.json": [0, 2]}
     generator = load_file(str(tmp_path / "pipe" / "generator" / "model.safetensors"))
     embeddings = [k for k in generator if k.endswith("word_embeddings.weight")]
     trained, start = generator[embeddings[0]].float(), base.state_dict()[embeddings[0]]
