@@ -29,7 +29,7 @@ TOKENIZE_TEXTS = ["今天天气很好，我想去公园玩。", "WoBERT是以词
 # The example contexts of the original nezha_gpt_dialog README (one turn, and three turns).
 CHAT_CONTEXTS = [["我最近天天吃火锅"], ["你那天气好吗", "还好，不热，有点冷", "那你得穿多厚的衣服"]]
 SOLVE_COUNT, SOLVE_MAX_CHARS = 3, 40
-SUMMARIZE_MAX_CHARS = 1500
+SUMMARIZE_MAX_CHARS = 2500
 EMBED_COUNT = 6
 SAMPLE_RULES = {
     "tokenize": "TOKENIZE_TEXTS in nlpzoo/demo.py (WoBERT's README sentence and a plain one)",
@@ -196,7 +196,9 @@ def _summarize(samples, out: _Printer, device) -> dict:
     out.status(f"summarizing a {len(doc['text'])}-character judgment")
     summary = summarizer.summarize(doc["text"])
     scores = rouge(summary, doc["summary"], unit="word")
-    out.line("  (the shipped pipeline is a small model trained on LCSTS news posts: judgments are out of its domain)")
+    out.line("  (the shipped pipeline is a small model trained on LCSTS news posts, its extractor also on 16 CAIL")
+    out.line("   judgments, not this one: LCSTS dev char main 0.157 (lead-18: 0.168); on judgments its extracts")
+    out.line("   still hold header/signature clauses in 13 of 20 out-of-fold documents)")
     out.line(f"  summary:   {summary}")
     out.line(f"  reference: {doc['summary'][:120]}…")
     _scores(out, scores, "word")
