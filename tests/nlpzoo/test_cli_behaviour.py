@@ -199,6 +199,9 @@ def _spawn_in_pty(*args):
            "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "2"}
     pid, fd = pty.fork()
     if pid == 0:  # child: the terminal is its stdin, stdout and stderr
+        # as a user's shell starts it: an ignored SIGINT is inherited through exec (a runner that starts the test
+        # suite in the background ignores it), and Python then never raises KeyboardInterrupt for Ctrl-C
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.execve(sys.executable, [sys.executable, "-m", "nlpzoo", *args], env)
     return pid, fd
 
@@ -235,15 +238,17 @@ class _Terminal:
             self.seen += chunk
 
 
-def _wait(pid, timeout: float = 60) -> int:
+def _wait(pid, term: _Terminal, timeout: float = 60) -> int:
+    """The child's exit code. The terminal is read meanwhile: a child whose last words fill the pty buffer would
+    otherwise block in write() and look hung."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
             return os.waitstatus_to_exitcode(status)
-        time.sleep(0.1)
+        term.drain(timeout=0.1)
     os.kill(pid, signal.SIGKILL)
-    raise AssertionError("zoo chat did not exit")
+    raise AssertionError(f"zoo chat did not exit; its terminal ends with {term.seen[-1500:]!r}")
 
 
 @pytest.mark.parametrize("key, code", [(b"\x03", 130), (b"\x04", 0)])  # Ctrl-C, Ctrl-D at the prompt
@@ -256,7 +261,7 @@ def test_chat_in_a_terminal_leaves_cleanly(key, code):
         term.expect(b"/reset")
         term.expect(b"> ")
         os.write(fd, key)
-        rc = _wait(pid)
+        rc = _wait(pid, term)
         term.drain()
     finally:
         os.close(fd)
