@@ -15,17 +15,16 @@ from pathlib import Path
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
 
 
-def extraction_metrics(summarizer, texts, is_boilerplate) -> dict:
-    """What the extraction stage picks: mean chosen clauses and characters per document, and the share of
+def extraction_metrics(summarizer, extractions, is_boilerplate) -> dict:
+    """What the extraction stage picked: mean chosen clauses and characters per document, and the share of
     documents whose extract contains judgment header/signature boilerplate (summarize.metrics.is_boilerplate)."""
     chosen, chars, boiler = 0, 0, 0
-    for text in texts:
-        e = summarizer.extract(text)
+    for e in extractions:
         picked = [c for c, p in zip(e.clauses, e.probs) if p > summarizer.threshold] or e.clauses
         chosen += len(picked)
         chars += len(e.extract)
         boiler += any(is_boilerplate(c) for c in picked)
-    n = max(len(texts), 1)
+    n = max(len(extractions), 1)
     return {"extract_clauses": round(chosen / n, 2), "extract_chars": round(chars / n, 1),
             "boilerplate_docs": round(boiler / n, 4)}
 
@@ -74,10 +73,13 @@ def main(argv=None) -> int:
         summarizer = Summarizer.from_pretrained(args.model, device=args.device)
         if args.threshold is not None:
             summarizer.threshold = args.threshold
-        predictions = summarizer.summarize_batch([t for t, _ in pairs], batch_size=args.batch_size, **options)
+        extractions = [summarizer.extract(t) for t, _ in pairs]  # once: for the summaries and the metrics
+        predictions = []
+        for s in range(0, len(extractions), args.batch_size):
+            predictions += summarizer.generate([e.extract for e in extractions[s:s + args.batch_size]], **options)
         options["threshold"] = summarizer.threshold
         if summarizer.extractor is not None and summarizer.threshold > 0:
-            extraction = extraction_metrics(summarizer, [t for t, _ in pairs], is_boilerplate)
+            extraction = extraction_metrics(summarizer, extractions, is_boilerplate)
     seconds = time.perf_counter() - start
     totals = {"word_main": 0.0, "word_rouge-1": 0.0, "word_rouge-2": 0.0, "word_rouge-l": 0.0,
               "char_main": 0.0, "char_rouge-1": 0.0, "char_rouge-2": 0.0, "char_rouge-l": 0.0,

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import torch
 
+from dialog.presets import add_decoding_arguments, decoding_options
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO / ".." / "shared"
 DEFAULT_DATA = SHARED / "data" / "lccc" / "LCCC-base_valid.json"
@@ -53,8 +55,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--limit", type=int, default=None, help="use only the first N training dialogs (smoke runs)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default=None)
-    from dialog.presets import add_decoding_arguments
-
     add_decoding_arguments(p)
     return p.parse_args(argv)
 
@@ -78,7 +78,6 @@ def main(argv=None) -> int:
 
     from dialog.card import model_card
     from dialog.chatbot import DIALOG_CONFIG, ChatBot
-    from dialog.presets import decoding_options
     from dialog.data import read_dialogs, split_dev
     from dialog.evaluate import evaluate, lm_loss, pad_batch
     from dialog.formats import CDialGPTFormat, NezhaGPTFormat
@@ -128,8 +127,9 @@ def main(argv=None) -> int:
     shutil.copyfile(vocab, output / "vocab.txt")
     (output / DIALOG_CONFIG).write_text(json.dumps({"family": args.family}, indent=2) + "\n", encoding="utf-8")
 
-    bot = ChatBot.from_pretrained(output, device=args.device, **decoding_options(args))
-    if decoding_options(args):  # stored as the model's preset, validated first
+    decoding = decoding_options(args)
+    bot = ChatBot.from_pretrained(output, device=args.device, **decoding)
+    if decoding:  # stored as the model's preset, validated first
         config = {"family": args.family, "preset": bot.options()}
         (output / DIALOG_CONFIG).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     metrics = evaluate(bot, dev[:args.dev_eval], seed=args.seed)
