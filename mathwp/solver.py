@@ -20,6 +20,7 @@ from .seq2seq import MAXLEN, decode_expression, load_tokenizer, mask_numbers, un
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "default"
 SETTINGS_FILE = "mathwp.json"
 _DIGIT = re.compile(r"\d")
+MAX_SAMPLES = 64  # self-consistency rows per question: batch_size x MAX_SAMPLES sequences share one KV cache
 
 
 @dataclass
@@ -157,8 +158,8 @@ class Solver:
             questions = [questions]
         if beam_size < 1 or batch_size < 1:
             raise ValueError("beam_size and batch_size must be >= 1")
-        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 0:
-            raise ValueError(f"num_samples must be an int >= 0, got {num_samples!r}")
+        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or not 0 <= num_samples <= MAX_SAMPLES:
+            raise ValueError(f"num_samples must be an int in [0, {MAX_SAMPLES}], got {num_samples!r}")
         results = []
         for q in questions:
             if not isinstance(q, str):

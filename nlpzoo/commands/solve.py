@@ -68,12 +68,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.beam_size < 1 or args.batch_size < 1:
         raise UsageError("--beam-size and --batch-size must be >= 1")
-    if args.num_samples is not None and args.num_samples < 0:
-        raise UsageError("--num-samples must be >= 0")
+    from mathwp.solver import MAX_SAMPLES, Solver
+
+    if args.num_samples is not None and not 0 <= args.num_samples <= MAX_SAMPLES:
+        raise UsageError(f"--num-samples must be in [0, {MAX_SAMPLES}]")
     if args.temperature is not None and not args.temperature > 0:
         raise UsageError("--temperature must be > 0")
     questions = _questions(args)
-    from mathwp.solver import Solver
 
     warnings.filterwarnings("ignore", message="question has .* tokens; truncated")  # counted in the report
     try:

@@ -196,7 +196,7 @@ def test_cli_solve(model_dir, capsys):
     assert lines[1]["error"] == "empty question"
     assert main(["solve", "--model", str(model_dir)]) == 2
     assert main(["solve", "--model", str(model_dir / "missing"), QUESTION]) == 1
-    for bad in (["--num-samples", "-1"], ["--num-samples", "2", "--temperature", "0"]):
+    for bad in (["--num-samples", "-1"], ["--num-samples", "1000000"], ["--num-samples", "2", "--temperature", "0"]):
         assert main(["solve", "--model", str(model_dir), *bad, QUESTION]) == 2
 
 

@@ -67,7 +67,7 @@ def test_solve_with_samples_is_seeded_and_default_is_greedy(solver):
             assert r.expression == p.expression and r.error == p.error
 
 
-@pytest.mark.parametrize("bad", [-1, 1.5, True])
+@pytest.mark.parametrize("bad", [-1, 1.5, True, 65, 10**9])
 def test_bad_num_samples(solver, bad):
     with pytest.raises(ValueError, match="num_samples"):
         solver.solve(QUESTIONS, num_samples=bad)
